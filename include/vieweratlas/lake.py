@@ -1,0 +1,175 @@
+"""Where every dataset lives in the data lake.
+
+All keys are relative to the data root (``file:///...`` locally,
+``s3://bucket/prefix`` in production) and partitioned by UTC date, and by
+hour where data arrives hourly, as Hive-style ``date=YYYY-MM-DD/hour=HH``
+folders, so retention and backfills work on keys alone.
+
+Anything that came from Twitch and ends up in a key goes through
+:func:`safe_login` or :func:`safe_id` first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+LOGIN_RE = re.compile(r"^[a-z0-9_]{1,25}$")
+NUMERIC_ID_RE = re.compile(r"^[0-9]{1,20}$")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PARTITION_RE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+
+
+class UnsafeKeyError(ValueError):
+    """An untrusted string cannot be used in a storage key."""
+
+
+def safe_login(login: str) -> str:
+    """A Twitch login, validated for use in a key (lower case a-z, 0-9, _)."""
+    if not isinstance(login, str) or not LOGIN_RE.match(login):
+        raise UnsafeKeyError(f"not a valid Twitch login: {login!r}")
+    return login
+
+
+def safe_id(value: str | int) -> str:
+    """A numeric Twitch id (user, channel, VOD), validated for use in a key."""
+    text = str(value)
+    if not NUMERIC_ID_RE.match(text):
+        raise UnsafeKeyError(f"not a numeric Twitch id: {value!r}")
+    return text
+
+
+def safe_token(value: str) -> str:
+    """A short name of our own (collector id, run tag) checked for use in a key."""
+    if not isinstance(value, str) or not TOKEN_RE.match(value):
+        raise UnsafeKeyError(f"not a safe key token: {value!r}")
+    return value
+
+
+def _day(day: date | datetime | str) -> str:
+    if isinstance(day, str):
+        return date.fromisoformat(day).isoformat()
+    if isinstance(day, datetime):
+        return day.date().isoformat()
+    return day.isoformat()
+
+
+def _hour(hour: int) -> str:
+    if not 0 <= int(hour) <= 23:
+        raise ValueError(f"hour must be 0-23, got {hour}")
+    return f"{int(hour):02d}"
+
+
+def partition_date(key: str) -> date | None:
+    """The UTC date of the ``date=`` partition in ``key``, if it has one."""
+    match = PARTITION_RE.search(key)
+    return date.fromisoformat(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named dataset: its top-level prefix and how long retention keeps it."""
+
+    name: str
+    prefix: str
+    retention_setting: str | None  # Settings field with the window in days; None = kept
+
+
+CHANNELS = Dataset("channels", "channels/hourly", "retention_channels_days")
+RAW_LIVE = Dataset("raw_live", "raw/live", "retention_raw_live_days")
+RAW_VOD = Dataset("raw_vod", "raw/vod", "retention_raw_vod_days")
+VOD_PRESENCE = Dataset("vod_presence", "curated/vod_presence", "retention_curated_days")
+DAILY_PRESENCE = Dataset("daily_presence", "curated/daily_presence", "retention_curated_days")
+ANALYSIS = Dataset("analysis", "analysis/daily", None)
+DATASETS = (CHANNELS, RAW_LIVE, RAW_VOD, VOD_PRESENCE, DAILY_PRESENCE, ANALYSIS)
+
+
+# -- channel lists (channel_refresh -> collector, analysis labels) ----------------
+
+
+def channels_hourly(day: date | datetime | str, hour: int) -> str:
+    """Channel metadata for one hour (Parquet, ``schema.CHANNEL_METADATA``)."""
+    return f"{CHANNELS.prefix}/date={_day(day)}/hour={_hour(hour)}/channels.parquet"
+
+
+def channels_day_prefix(day: date | datetime | str) -> str:
+    """All hourly channel metadata of one day."""
+    return f"{CHANNELS.prefix}/date={_day(day)}/"
+
+
+CHANNELS_CURRENT = "channels/current.json"
+"""The channel list the collector watches (JSON), replaced atomically every hour."""
+
+
+# -- live chat (collector) ----------------------------------------------------------
+
+
+def raw_live_snapshot(day: date | datetime | str, hour: int, collector_id: str) -> str:
+    """One collector instance's chatters for one UTC hour (Parquet, presence rows)."""
+    return (
+        f"{RAW_LIVE.prefix}/date={_day(day)}/hour={_hour(hour)}/{safe_token(collector_id)}.parquet"
+    )
+
+
+def raw_live_day_prefix(day: date | datetime | str) -> str:
+    """All live snapshots of one UTC day."""
+    return f"{RAW_LIVE.prefix}/date={_day(day)}/"
+
+
+def raw_live_hour_prefix(day: date | datetime | str, hour: int) -> str:
+    """All live snapshots of one UTC hour."""
+    return f"{RAW_LIVE.prefix}/date={_day(day)}/hour={_hour(hour)}/"
+
+
+# -- VOD chat (vod_discovery -> downloader) -----------------------------------------
+
+
+def raw_vod_chat(day: date | datetime | str, vod_id: str) -> str:
+    """TwitchDownloader's chat JSON for one VOD, gzipped; ``day`` = VOD creation date."""
+    return f"{RAW_VOD.prefix}/date={_day(day)}/{safe_id(vod_id)}.json.gz"
+
+
+def vod_presence(day: date | datetime | str, vod_id: str) -> str:
+    """Presence rows of one VOD that fall on one UTC day (Parquet)."""
+    return f"{VOD_PRESENCE.prefix}/date={_day(day)}/{safe_id(vod_id)}.parquet"
+
+
+def vod_presence_day_prefix(day: date | datetime | str) -> str:
+    """All VOD presence rows of one UTC day."""
+    return f"{VOD_PRESENCE.prefix}/date={_day(day)}/"
+
+
+# -- analysis ------------------------------------------------------------------------
+
+
+def daily_presence(day: date | datetime | str) -> str:
+    """One chatter list per channel per source for one day (Parquet)."""
+    return f"{DAILY_PRESENCE.prefix}/date={_day(day)}/presence.parquet"
+
+
+def analysis_prefix(day: date | datetime | str) -> str:
+    """Folder of the analysis outputs for one logical date."""
+    return f"{ANALYSIS.prefix}/date={_day(day)}/"
+
+
+ANALYSIS_LATEST = "analysis/latest/"
+"""A copy of the newest published analysis."""
+
+
+# -- state ---------------------------------------------------------------------------
+
+VOD_LEDGER = "state/vod_ledger.parquet"
+"""One record per VOD: discovered, downloaded or failed, with attempts."""
+
+HEARTBEATS_PREFIX = "state/heartbeats/"
+
+
+def heartbeat(collector_id: str) -> str:
+    """The latest heartbeat of one collector instance (JSON)."""
+    return f"{HEARTBEATS_PREFIX}{safe_token(collector_id)}.json"
+
+
+def retention_report(day: date | datetime | str) -> str:
+    """What one retention run deleted, or would delete (JSON)."""
+    return f"reports/retention/date={_day(day)}/report.json"

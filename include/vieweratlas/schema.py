@@ -1,0 +1,87 @@
+"""Arrow schemas: the single source of truth for every writer and reader.
+
+The collector (live rows), the VOD downloader (VOD rows), the channel refresh
+(channel metadata) and the analysis all import these; nothing redefines them.
+Twitch user and channel ids are numeric, so they are stored as int64, which
+keeps the analysis's factorisation and joins cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+SOURCES = ("live", "vod")
+TS = pa.timestamp("ms", tz="UTC")
+
+PRESENCE = pa.schema(
+    [
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("channel_login", pa.string(), nullable=False),
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("user_login", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # "live" | "vod"
+        pa.field("content_id", pa.string()),  # VOD id for vod rows, null for live
+        pa.field("first_seen", TS, nullable=False),
+        pa.field("last_seen", TS, nullable=False),
+        pa.field("message_count", pa.int32(), nullable=False),
+    ],
+    metadata={"vieweratlas.schema": "presence/1"},
+)
+"""One chatter in one channel: an hour of live chat or one VOD's share of a day."""
+
+DAILY_PRESENCE = pa.schema(
+    [
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("user_id", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("message_count", pa.int32(), nullable=False),
+    ],
+    metadata={"vieweratlas.schema": "daily_presence/1"},
+)
+"""The daily de-duplicated chatter list: one row per (channel, user, source) and day."""
+
+CHANNEL_METADATA = pa.schema(
+    [
+        pa.field("observed_at", TS, nullable=False),  # the hour the list was taken
+        pa.field("rank", pa.int32(), nullable=False),  # 1 = most viewers
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("login", pa.string(), nullable=False),
+        pa.field("display_name", pa.string()),
+        pa.field("game_id", pa.string()),
+        pa.field("game_name", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("viewer_count", pa.int64()),
+        pa.field("started_at", TS),
+        pa.field("title", pa.string()),
+    ],
+    metadata={"vieweratlas.schema": "channel_metadata/1"},
+)
+"""Per channel, per hour: what Helix Get Streams said about it."""
+
+
+class SchemaError(ValueError):
+    """A table does not match the schema its dataset requires."""
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast ``table``'s columns to ``schema``; raise SchemaError if impossible."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise SchemaError(f"missing columns {missing}; expected {schema.names}")
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+        raise SchemaError(f"cannot cast to {schema.metadata}: {exc}") from exc
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    """An empty table of ``schema``."""
+    return schema.empty_table()
+
+
+def from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Build a table of ``schema`` from a list of dicts (small data only)."""
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -1,0 +1,137 @@
+"""Read and write the data lake, identically on ``file://`` and ``s3://``.
+
+One :class:`Lake` wraps an fsspec filesystem and the data root. Keys are the
+relative paths named in :mod:`vieweratlas.lake`. Writes are atomic: a local
+file is written to a temporary name and renamed into place, an S3 object is
+only visible once its upload completes (fsspec's ``autocommit=False``), so a
+reader never sees half an object.
+
+No Airflow import here: the collector and the VOD downloader use it too. Inside
+Airflow, :func:`vieweratlas.airflow_glue.open_lake` builds the S3 filesystem
+from the Airflow AWS connection.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import posixpath
+from collections.abc import Iterable
+from typing import Any
+
+import fsspec
+from fsspec.spec import AbstractFileSystem
+
+log = logging.getLogger(__name__)
+
+DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1,000 keys per call
+
+
+class Lake:
+    """The data lake under one root URL."""
+
+    def __init__(self, root_url: str, fs: AbstractFileSystem | None = None) -> None:
+        if fs is None:
+            fs, _ = fsspec.url_to_fs(root_url)
+        self.root_url = root_url.rstrip("/")
+        self.fs = fs
+        self._root = fs._strip_protocol(self.root_url).rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root_url!r})"
+
+    # -- paths ---------------------------------------------------------------------
+
+    def path(self, key: str) -> str:
+        """The filesystem path of ``key`` (no protocol)."""
+        clean = posixpath.normpath(key.lstrip("/"))
+        if clean.startswith("..") or clean == ".":
+            raise ValueError(f"key escapes the data root: {key!r}")
+        return f"{self._root}/{clean}" + ("/" if key.endswith("/") else "")
+
+    def url(self, key: str) -> str:
+        """The full URL of ``key`` (for logs, XCom and links)."""
+        return f"{self.root_url}/{key.lstrip('/')}"
+
+    def key_of(self, path: str) -> str:
+        """The key of a filesystem path returned by ``fs`` listings."""
+        stripped = self.fs._strip_protocol(path)
+        return stripped[len(self._root) :].lstrip("/")
+
+    # -- bytes -----------------------------------------------------------------------
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        """Write ``data`` to ``key`` atomically; return the key's URL."""
+        path = self.path(key)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        with self.fs.open(path, "wb", autocommit=False) as handle:
+            handle.write(data)
+        handle.commit()
+        return self.url(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        """The content of ``key``; raises FileNotFoundError when absent."""
+        return self.fs.cat_file(self.path(key))
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists."""
+        return self.fs.exists(self.path(key))
+
+    def size(self, key: str) -> int:
+        """Size of ``key`` in bytes."""
+        return int(self.fs.size(self.path(key)))
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys of all files under ``prefix``, sorted; empty if none."""
+        path = self.path(prefix.rstrip("/") + "/")
+        try:
+            found = self.fs.find(path)
+        except FileNotFoundError:
+            return []
+        return sorted(self.key_of(item) for item in found)
+
+    def list_with_sizes(self, prefix: str) -> dict[str, int]:
+        """Keys under ``prefix`` with their sizes in bytes."""
+        path = self.path(prefix.rstrip("/") + "/")
+        try:
+            found = self.fs.find(path, detail=True)
+        except FileNotFoundError:
+            return {}
+        return {self.key_of(p): int(info.get("size") or 0) for p, info in sorted(found.items())}
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete ``keys`` in batches; return how many were deleted."""
+        paths = [self.path(key) for key in keys]
+        for start in range(0, len(paths), DELETE_BATCH):
+            self.fs.rm(paths[start : start + DELETE_BATCH])
+        return len(paths)
+
+    def copy(self, src_key: str, dst_key: str) -> None:
+        """Copy one object to another key (atomically at the destination)."""
+        self.write_bytes(dst_key, self.read_bytes(src_key))
+
+    # -- JSON and Parquet --------------------------------------------------------------
+
+    def write_json(self, key: str, value: Any) -> str:
+        """Write ``value`` as UTF-8 JSON."""
+        data = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+        return self.write_bytes(key, data.encode("utf-8"))
+
+    def read_json(self, key: str) -> Any:
+        """Parse the JSON at ``key``."""
+        return json.loads(self.read_bytes(key))
+
+    def write_parquet(self, key: str, table: Any) -> str:
+        """Write a ``pyarrow.Table`` as Parquet (zstd)."""
+        import pyarrow.parquet as pq
+
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        return self.write_bytes(key, buffer.getvalue())
+
+    def read_parquet(self, key: str, columns: list[str] | None = None) -> Any:
+        """Read the Parquet file at ``key`` as a ``pyarrow.Table``."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(self.read_bytes(key)), columns=columns)
