@@ -85,3 +85,46 @@ def empty(schema: pa.Schema) -> pa.Table:
 def from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Build a table of ``schema`` from a list of dicts (small data only)."""
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+# -- analysis outputs (overlap -> communities -> labels -> render) --------------------
+
+GRAPH_NODES = pa.schema(
+    [
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("login", pa.string(), nullable=False),
+        pa.field("display_name", pa.string()),
+        pa.field("community", pa.int32(), nullable=False),
+        pa.field("chatters", pa.int64(), nullable=False),  # unique chatters in the window
+        pa.field("viewers", pa.int64()),  # mean viewer count in the window, if known
+        pa.field("game", pa.string()),  # most-streamed game in the window, if known
+        pa.field("language", pa.string()),
+    ],
+    metadata={"vieweratlas.schema": "graph_nodes/1"},
+)
+"""One row per channel in the graph; row i is node index i in GRAPH_EDGES."""
+
+GRAPH_EDGES = pa.schema(
+    [
+        pa.field("src", pa.int32(), nullable=False),  # node index (row of GRAPH_NODES)
+        pa.field("dst", pa.int32(), nullable=False),  # node index, always > src
+        pa.field("weight", pa.float64(), nullable=False),  # shared users (or repeat weight)
+        pa.field("score", pa.float64(), nullable=False),  # size-normalised overlap (cosine)
+    ],
+    metadata={"vieweratlas.schema": "graph_edges/1"},
+)
+"""The backbone: undirected edges kept between channels."""
+
+COMMUNITIES = pa.schema(
+    [
+        pa.field("community", pa.int32(), nullable=False),  # 0 = largest
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("channels", pa.int32(), nullable=False),
+        pa.field("chatters", pa.int64(), nullable=False),  # sum of member channels' chatters
+        pa.field("top_game", pa.string()),
+        pa.field("top_language", pa.string()),
+        pa.field("top_channels", pa.list_(pa.string())),  # biggest member logins
+    ],
+    metadata={"vieweratlas.schema": "communities/1"},
+)
+"""One row per community, ordered by size."""
