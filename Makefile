@@ -5,8 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 LOCK   := requirements/lock-py311.txt
+COMPAT := .venv-compat
+CHECKOV := .venv-checkov
 
-.PHONY: venv test lint demo bench lock clean
+.PHONY: venv test lint demo bench lock clean iac compat bundle deploy-dry-run
 
 venv: $(VENV)/.installed
 
@@ -22,8 +24,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint --config .hadolint.yaml Dockerfile $(wildcard docker/*.Dockerfile)
 
-## test: lint, then the whole test suite (what .ci/run calls)
-test: lint
+## test: lint, IaC checks, Airflow 3.0.6 compatibility, then the whole test suite (.ci/run)
+test: lint iac compat
 	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 ## demo: synthetic days into ./data, then the real daily_analysis DAG over them
@@ -41,5 +43,33 @@ lock:
 	  requirements.txt requirements/dev.txt -c $(VENV)/constraints-py311.txt \
 	  --override requirements/overrides-py311.txt -o $(LOCK)
 
+## iac: cfn-lint and checkov on infra/ (checkov in its own venv: its pins clash with Airflow's)
+iac: $(VENV)/.installed $(CHECKOV)/.installed
+	$(BIN)/cfn-lint infra/*.yaml
+	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d infra
+
+$(CHECKOV)/.installed: requirements/checkov.txt $(VENV)/.installed
+	$(PYTHON) -m venv --without-pip $(CHECKOV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV)/bin/python -r requirements/checkov.txt
+	touch $@
+
+## compat: every DAG through the house-rules test on Airflow 3.0.6 + amazon 9.12.0 (MWAA's first 3.x)
+compat: $(COMPAT)/.installed
+	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_dag_integrity.py
+
+$(COMPAT)/.installed: requirements/compat-3.0.6.txt $(VENV)/.installed
+	$(PYTHON) -m venv --without-pip $(COMPAT)
+	$(BIN)/uv pip install --quiet --python $(COMPAT)/bin/python -r requirements/compat-3.0.6.txt \
+	  -c requirements/mwaa-constraints-3.0.6-py3.12.txt
+	touch $@
+
+## bundle: dist/ for MWAA (DAGs + library, requirements.txt, startup.sh; ENV_FILE=deploy.env)
+bundle: $(VENV)/.installed
+	$(BIN)/python scripts/build_mwaa_bundle.py $(if $(ENV_FILE),--env-file $(ENV_FILE))
+
+## deploy-dry-run: the S3 and MWAA calls a deploy would make (STACK=<stack name>)
+deploy-dry-run: $(VENV)/.installed
+	$(BIN)/python scripts/deploy_mwaa.py --stack-name $(or $(STACK),vieweratlas) --dry-run
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT) $(CHECKOV) .pytest_cache .ruff_cache

@@ -1,17 +1,26 @@
-"""Failure and success notifications: SNS (so people get emails) or the task log.
+"""Failure alerts and run summaries: SNS (so people get emails) or the task log.
 
-The one place that defines the callbacks every DAG uses. With an SNS topic
-configured, messages go through the Amazon provider's ``SnsNotifier``; without
-one (local runs) the same text is logged. Messages are built here as plain
-text and sent with ``notify`` (not rendered as templates), so a hostile
-channel name or exception text cannot inject Jinja, and nothing secret from the
-context (connections, variables, configuration) is ever included.
+The one place that defines the callbacks every DAG uses (through
+``dag_defaults.DEFAULT_ARGS``). With an SNS topic configured, messages go
+through the Amazon provider's ``SnsNotifier`` to the topic people's email
+addresses are subscribed to; without one (local runs) the same text is logged.
+
+Messages are plain text built here and sent with ``SnsNotifier.notify`` (which
+does not render templates), so a hostile channel name or exception text cannot
+inject Jinja. Nothing from the context's connections, variables or
+configuration is read, text known to Airflow's secrets masker is redacted, and
+URL credentials and key-like strings are blanked out as well.
+
+For ``daily_analysis``'s final task: ``publish(*summary_message(summary))``
+(or :func:`publish_summary`) sends the run summary.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -19,13 +28,46 @@ from vieweratlas.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-SUBJECT_MAX = 100  # SNS subject limit
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks too
+_SECRETS = (
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]*@"), r"\1***@"),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "***"),
+    (
+        re.compile(
+            r"(?i)(\w*(?:password|passwd|secret|token|api[_-]?key|authorization))(\s*[:=]\s*)\S+"
+        ),
+        r"\1\2***",
+    ),
+)
+SUBJECT_MAX = 99  # SNS: ASCII, no line breaks, under 100 characters
+BODY_MAX = 20_000  # far below SNS's 256 KB, readable in a mail client
+TOP_COMMUNITIES = 5
+
+
+def _redact(text: str) -> str:
+    try:
+        from airflow.sdk.log import redact
+
+        text = str(redact(text))
+    except Exception:  # noqa: BLE001 - outside Airflow there is nothing registered to mask
+        log.debug("Airflow's secrets masker is not available; using our own patterns only")
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _clean(text: object, limit: int) -> str:
-    value = _CONTROL.sub(" ", str(text))
+    """One safe line: secrets redacted, control characters blanked, length capped."""
+    value = _CONTROL.sub(" ", _redact(str(text)))
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _subject(text: str) -> str:
+    """An SNS subject: printable ASCII only, one line, under 100 characters."""
+    ascii_text = unicodedata.normalize("NFKD", _clean(text, 1000))
+    ascii_text = "".join(c if " " <= c <= "~" else "?" for c in ascii_text if c.isprintable())
+    ascii_text = " ".join(ascii_text.split()) or "[ViewerAtlas] alert"
+    return ascii_text if len(ascii_text) <= SUBJECT_MAX else ascii_text[: SUBJECT_MAX - 3] + "..."
 
 
 def _settings() -> Settings:
@@ -38,49 +80,129 @@ def _settings() -> Settings:
         return load_settings()
 
 
-def log_url(settings: Settings, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+def log_url(
+    settings: Settings,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    map_index: int | None = -1,
+) -> str:
     """Link to one task try's log in the Airflow 3 UI."""
     base = settings.log_base_url.rstrip("/")
+    mapped = f"/mapped/{int(map_index)}" if map_index not in (-1, None) else ""
     return (
         f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
-        f"/tasks/{quote(task_id, safe='')}?try_number={int(try_number)}"
+        f"/tasks/{quote(task_id, safe='')}{mapped}?try_number={int(try_number)}"
     )
 
 
-def failure_message(context: dict[str, Any], settings: Settings) -> tuple[str, str]:
+def _first_line(exception: object) -> tuple[str, str]:
+    """The exception's type name and first non-empty line."""
+    if exception is None:
+        return "", "(no exception)"
+    kind = "" if isinstance(exception, str) else type(exception).__name__
+    lines = [line.strip() for line in str(exception).splitlines() if line.strip()]
+    return kind, (lines[0] if lines else "(no message)")
+
+
+def failure_message(context: Mapping[str, Any], settings: Settings) -> tuple[str, str]:
     """Subject and body of a failure alert for one task try."""
     ti = context["ti"]
-    dag_id, task_id, run_id = ti.dag_id, ti.task_id, ti.run_id
+    dag_id, task_id, run_id = str(ti.dag_id), str(ti.task_id), str(ti.run_id)
     map_index = getattr(ti, "map_index", -1)
     try_number = int(getattr(ti, "try_number", 0) or 0)
     logical = context.get("logical_date")
-    exception = context.get("exception")
-    first_line = str(exception).strip().splitlines()[0] if exception else "(no exception)"
+    kind, first_line = _first_line(context.get("exception") or context.get("reason"))
     task_label = task_id if map_index in (-1, None) else f"{task_id}[{map_index}]"
-    subject = _clean(f"[ViewerAtlas] FAILED {dag_id}.{task_label}", SUBJECT_MAX)
+    subject = _subject(f"[ViewerAtlas] FAILED {dag_id}.{task_label}")
     body = "\n".join(
         [
-            "A ViewerAtlas task failed.",
+            "A ViewerAtlas task failed and will not be retried.",
             "",
             f"DAG:          {_clean(dag_id, 250)}",
             f"Task:         {_clean(task_label, 250)}",
             f"Logical date: {logical.isoformat() if logical else '(none)'}",
             f"Run:          {_clean(run_id, 250)}",
             f"Try:          {try_number}",
-            f"Error:        {_clean(type(exception).__name__ if exception else '', 100)}: "
-            f"{_clean(first_line, 500)}",
-            f"Log:          {log_url(settings, dag_id, run_id, task_id, try_number)}",
+            f"Error:        {_clean(kind + ': ' if kind else '', 100)}{_clean(first_line, 500)}",
+            f"Log:          {log_url(settings, dag_id, run_id, task_id, try_number, map_index)}",
         ]
     )
     return subject, body
 
 
+def _number(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _count(value: object) -> str:
+    try:
+        return f"{int(value):,}"  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return "?"
+
+
+def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str, str]:
+    """Subject and body of the daily run summary, from ``summary.json``'s dict.
+
+    Reads (all optional): ``date``, ``window_days``, ``channels``, ``chatters``,
+    ``modularity``, ``communities`` (a list of dicts with ``label``,
+    ``channels``, ``chatters``; or a count), ``n_communities``, and links from
+    ``outputs`` / ``urls`` (name -> URL) or ``map_url``. Unknown keys are ignored.
+    """
+    day = _clean(summary.get("date", "?"), 20)
+    communities = summary.get("communities")
+    listed = communities if isinstance(communities, list) else []
+    found = summary.get("n_communities", len(listed) if listed else communities)
+    subject = _subject(
+        f"[ViewerAtlas] {day}: {_count(found)} communities, "
+        f"{_count(summary.get('channels'))} channels"
+    )
+    window = summary.get("window_days")
+    lines = [
+        f"ViewerAtlas daily analysis for {day}"
+        + (f" ({_count(window)}-day window)." if window else "."),
+        "",
+        f"Channels analysed:  {_count(summary.get('channels'))}",
+        f"Chatters analysed:  {_count(summary.get('chatters'))}",
+        f"Communities found:  {_count(found)}",
+    ]
+    if isinstance(summary.get("modularity"), int | float):
+        lines.append(f"Modularity:         {summary['modularity']:.3f}")
+    biggest = sorted(
+        (c for c in listed if isinstance(c, Mapping)),
+        key=lambda c: (-_number(c.get("channels")), -_number(c.get("chatters"))),
+    )[:TOP_COMMUNITIES]
+    if biggest:
+        lines += ["", "Biggest communities:"]
+        for rank, com in enumerate(biggest, 1):
+            lines.append(
+                f"  {rank}. {_clean(com.get('label') or 'unlabelled', 80)}: "
+                f"{_count(com.get('channels'))} channels, {_count(com.get('chatters'))} chatters"
+            )
+    links = dict(summary.get("outputs") or summary.get("urls") or {})
+    if summary.get("map_url"):
+        links = {"map": summary["map_url"], **links}
+    if links:
+        lines += ["", "Outputs:"]
+        lines += [f"  {_clean(name, 40)}: {_clean(url, 500)}" for name, url in links.items()]
+    lines += ["", f"Airflow: {settings.log_base_url.rstrip('/')}/dags/daily_analysis"]
+    return subject, "\n".join(lines)
+
+
 def publish(subject: str, body: str, settings: Settings | None = None) -> bool:
     """Send a message to the SNS topic, or log it when none is configured.
 
-    Returns True when it went to SNS.
+    Returns True when it went to SNS. The subject is made SNS-safe (ASCII, one
+    line, under 100 characters) and the body capped at ``BODY_MAX`` characters.
     """
     settings = settings or _settings()
+    subject = _subject(subject)
+    body = body if len(body) <= BODY_MAX else body[: BODY_MAX - 20] + "\n… (truncated)"
     if not settings.sns_topic_arn:
         log.warning("ALERT (no SNS topic configured)\n%s\n%s", subject, body)
         return False
@@ -89,19 +211,26 @@ def publish(subject: str, body: str, settings: Settings | None = None) -> bool:
     notifier = SnsNotifier(
         aws_conn_id=settings.aws_conn_id,
         target_arn=settings.sns_topic_arn,
-        subject=_clean(subject, SUBJECT_MAX),
+        subject=subject,
         message=body,
     )
-    notifier.notify({})
+    notifier.notify({})  # notify() sends as is; calling the notifier would render Jinja
     log.info("Alert published to %s: %s", settings.sns_topic_arn, subject)
     return True
 
 
-def on_failure(context: dict[str, Any]) -> None:
-    """``on_failure_callback`` for every task of every DAG."""
-    settings = _settings()
-    subject, body = failure_message(context, settings)
+def publish_summary(summary: Mapping[str, Any], settings: Settings | None = None) -> bool:
+    """Build the run summary from ``summary.json``'s dict and publish it."""
+    settings = settings or _settings()
+    return publish(*summary_message(summary, settings), settings=settings)
+
+
+def on_failure(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback`` for every task of every DAG; never raises."""
+    subject = body = ""
     try:
+        settings = _settings()
+        subject, body = failure_message(context, settings)
         publish(subject, body, settings)
     except Exception:
         log.exception("Could not publish the failure alert; it was:\n%s\n%s", subject, body)

@@ -140,6 +140,14 @@ def vod_presence_day_prefix(day: date | datetime | str) -> str:
     return f"{VOD_PRESENCE.prefix}/date={_day(day)}/"
 
 
+VOD_RESULTS_PREFIX = "state/vod_results/"
+
+
+def vod_result(vod_id: str) -> str:
+    """The downloader's outcome for one VOD (JSON), folded into the ledger, then deleted."""
+    return f"{VOD_RESULTS_PREFIX}{safe_id(vod_id)}.json"
+
+
 # -- analysis ------------------------------------------------------------------------
 
 
@@ -157,6 +165,43 @@ ANALYSIS_LATEST = "analysis/latest/"
 """A copy of the newest published analysis."""
 
 
+def daily_presence_manifest(day: date | datetime | str) -> str:
+    """What one day's presence was built from: inputs, bad inputs, channel logins (JSON)."""
+    return f"{DAILY_PRESENCE.prefix}/date={_day(day)}/manifest.json"
+
+
+#: Files of one published analysis (``analysis_file``), copied to ``ANALYSIS_LATEST``.
+ANALYSIS_OUTPUTS = (
+    "map.png",
+    "map.html",
+    "nodes.csv",
+    "edges.csv",
+    "communities.parquet",
+    "communities.csv",
+    "graph_nodes.parquet",
+    "graph_edges.parquet",
+    "summary.json",
+)
+#: Intermediate files the analysis tasks hand each other (under ``_work/``).
+ANALYSIS_WORK = ("channels.parquet", "edges.parquet", "membership.parquet", "metadata.parquet")
+
+
+def analysis_file(day: date | datetime | str, name: str) -> str:
+    """One output (``ANALYSIS_OUTPUTS``) or work file (``_work/<name>``) of a logical date."""
+    if name in ANALYSIS_OUTPUTS:
+        return analysis_prefix(day) + name
+    if name in ANALYSIS_WORK:
+        return analysis_prefix(day) + "_work/" + name
+    raise ValueError(f"unknown analysis file {name!r}")
+
+
+def analysis_latest(name: str) -> str:
+    """The ``latest`` copy of one published output."""
+    if name not in ANALYSIS_OUTPUTS:
+        raise ValueError(f"unknown analysis output {name!r}")
+    return ANALYSIS_LATEST + name
+
+
 # -- state ---------------------------------------------------------------------------
 
 VOD_LEDGER = "state/vod_ledger.parquet"
@@ -170,6 +215,7 @@ def heartbeat(collector_id: str) -> str:
     return f"{HEARTBEATS_PREFIX}{safe_token(collector_id)}.json"
 
 
-def retention_report(day: date | datetime | str) -> str:
-    """What one retention run deleted, or would delete (JSON)."""
-    return f"reports/retention/date={_day(day)}/report.json"
+def retention_report(day: date | datetime | str, dry_run: bool = False) -> str:
+    """What one retention run deleted (``report.json``) or would delete (``dry_run.json``)."""
+    name = "dry_run.json" if dry_run else "report.json"
+    return f"reports/retention/date={_day(day)}/{name}"

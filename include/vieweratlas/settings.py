@@ -48,7 +48,11 @@ class Settings:
     ecs_subnets: tuple[str, ...] = ()
     ecs_security_groups: tuple[str, ...] = ()
     ecs_log_group: str = "/vieweratlas/vod-downloader"
+    ecs_waiter_delay: int = 15
     downloader_cli: str = "TwitchDownloaderCLI"
+    channel_refresh_schedule: str = "@hourly"
+    vod_discovery_schedule: str = "@daily"
+    vod_download_concurrency: int = 8
     vod_max_per_run: int = 200
     vod_max_attempts: int = 3
     retention_raw_live_days: int = 30

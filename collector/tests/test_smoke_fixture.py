@@ -1,0 +1,2 @@
+def test_fixture(data_root):
+    assert data_root.startswith(("file://", "s3://"))

@@ -1,0 +1,7 @@
+"""``python -m vieweratlas_collector``."""
+
+import sys
+
+from vieweratlas_collector.main import main
+
+sys.exit(main())

@@ -1,0 +1,101 @@
+"""The current hour's chatters, kept compact, and their Parquet rows.
+
+Memory grows with unique (channel, chatter) pairs of the hour only. Each pair
+is one dict entry of two ints: the key packs a small channel index with the
+user id, the value packs message count, first and last seen (milliseconds
+into the hour). Logins are stored once per user and once per channel.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from vieweratlas.schema import PRESENCE
+
+HOUR_MS = 3_600_000
+_USER_BITS = 40  # Twitch user ids are far below 2**40
+_MS_BITS = 22  # 2**22 ms > one hour
+_MS_MASK = (1 << _MS_BITS) - 1
+_COUNT_ONE = 1 << (2 * _MS_BITS)
+_MAX_COUNT = 2**31 - 1  # message_count is int32
+
+
+def hour_of(epoch: float) -> int:
+    """Hours since the epoch (UTC) of a Unix time."""
+    return int(epoch // 3600)
+
+
+def hour_start(hour: int) -> datetime:
+    """The UTC datetime an hour (hours since the epoch) starts at."""
+    return datetime.fromtimestamp(hour * 3600, UTC)
+
+
+class HourBucket:
+    """Unique chatters per channel for one UTC hour."""
+
+    def __init__(self, hour: int) -> None:
+        self.hour = hour
+        self.messages = 0
+        self._start_ms = hour * HOUR_MS
+        self._pairs: dict[int, int] = {}
+        self._channels: dict[int, int] = {}  # channel id -> index
+        self._channel_rows: list[tuple[int, str]] = []  # index -> (id, login)
+        self._users: dict[int, str] = {}  # user id -> login
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def add(
+        self, channel_id: int, channel_login: str, user_id: int, user_login: str, epoch: float
+    ) -> None:
+        """Count one message; ``epoch`` (Unix seconds) must fall in this hour."""
+        index = self._channels.get(channel_id)
+        if index is None:
+            index = self._channels[channel_id] = len(self._channel_rows)
+            self._channel_rows.append((channel_id, channel_login))
+        if user_id >= 1 << _USER_BITS:
+            return
+        if user_id not in self._users:
+            self._users[user_id] = user_login
+        offset = min(max(int(epoch * 1000) - self._start_ms, 0), HOUR_MS - 1)
+        key = (index << _USER_BITS) | user_id
+        value = self._pairs.get(key)
+        if value is None:
+            self._pairs[key] = _COUNT_ONE | (offset << _MS_BITS) | offset
+        elif (value >> (2 * _MS_BITS)) < _MAX_COUNT:
+            self._pairs[key] = ((value + _COUNT_ONE) & ~_MS_MASK) | max(offset, value & _MS_MASK)
+        self.messages += 1
+
+    def table(self) -> pa.Table:
+        """The hour as presence rows (``schema.PRESENCE``, source ``live``)."""
+        n = len(self._pairs)
+        channel_ids, channel_logins, user_ids, user_logins = [], [], [], []
+        firsts, lasts, counts = [], [], []
+        start, rows, users = self._start_ms, self._channel_rows, self._users
+        for key, value in self._pairs.items():
+            channel_id, channel_login = rows[key >> _USER_BITS]
+            user_id = key & ((1 << _USER_BITS) - 1)
+            channel_ids.append(channel_id)
+            channel_logins.append(channel_login)
+            user_ids.append(user_id)
+            user_logins.append(users[user_id])
+            firsts.append(start + ((value >> _MS_BITS) & _MS_MASK))
+            lasts.append(start + (value & _MS_MASK))
+            counts.append(value >> (2 * _MS_BITS))
+        columns = {
+            "channel_id": channel_ids,
+            "channel_login": channel_logins,
+            "user_id": user_ids,
+            "user_login": user_logins,
+            "source": ["live"] * n,
+            "content_id": [None] * n,
+            "first_seen": firsts,
+            "last_seen": lasts,
+            "message_count": counts,
+        }
+        arrays = [pa.array(columns[f.name], type=f.type) for f in PRESENCE]
+        return pa.Table.from_arrays(arrays, schema=PRESENCE).sort_by(
+            [("channel_id", "ascending"), ("user_id", "ascending")]
+        )

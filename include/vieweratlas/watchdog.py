@@ -1,0 +1,169 @@
+"""Collector watchdog: are the collectors alive, and did last hour's snapshot land?
+
+Each collector instance replaces its heartbeat (``lake.heartbeat(collector_id)``,
+JSON with at least ``collector_id``, ``shard`` and ``written_at`` in UTC
+ISO-8601) once a minute, and uploads one raw live snapshot per UTC hour under
+``lake.raw_live_hour_prefix``. :func:`check` reads both and lists problems:
+
+* a heartbeat older than ``stale_minutes`` (that shard's collector is down or
+  cannot reach storage), or an unreadable heartbeat;
+* no heartbeat at all fresher than ``stale_minutes``;
+* no snapshot for the last hour whose upload is overdue (the hour before
+  ``now - grace``).
+
+A heartbeat older than ``retired_hours`` belongs to a collector that was
+scaled away; it is listed but only counts through "no fresh heartbeat".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vieweratlas import lake as layout
+from vieweratlas.storage import Lake
+
+DEFAULT_GRACE_MINUTES = 20
+DEFAULT_RETIRED_HOURS = 24
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+def _label(value: object, limit: int) -> str:
+    """A heartbeat field made safe for one line of an alert."""
+    return _UNSAFE.sub("?", str(value))[:limit]
+
+
+@dataclass
+class Heartbeat:
+    """One collector's latest heartbeat, as the watchdog sees it."""
+
+    key: str
+    collector_id: str
+    shard: str
+    written_at: datetime | None
+    age_minutes: float | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    def describe(self) -> str:
+        """One line for the alert."""
+        who = f"shard {self.shard} ({self.collector_id})"
+        if self.error:
+            return f"{who}: unreadable heartbeat {self.key}: {self.error}"
+        extra = ", ".join(
+            f"{name}={_label(self.fields[name], 40)}"
+            for name in ("connections_up", "channels_joined", "spool_backlog", "last_upload_at")
+            if name in self.fields
+        )
+        return f"{who}: last heartbeat {self.age_minutes:.0f} min ago" + (
+            f" ({extra})" if extra else ""
+        )
+
+
+@dataclass
+class WatchdogResult:
+    """Everything one watchdog run found."""
+
+    now: datetime
+    stale_minutes: int
+    heartbeats: list[Heartbeat]
+    snapshot_hour: datetime
+    snapshot_keys: list[str]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing needs a human."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line naming every problem (the first line of the alert's error)."""
+        return "; ".join(self.problems) if self.problems else "all collectors healthy"
+
+    def details(self) -> str:
+        """Several lines: every heartbeat and the snapshot looked at."""
+        lines = [f"Checked at {self.now.isoformat(timespec='seconds')}"]
+        lines += [f"  {hb.describe()}" for hb in self.heartbeats] or ["  (no heartbeats)"]
+        hour = self.snapshot_hour.strftime("%Y-%m-%d %H:00")
+        lines.append(f"Snapshots for {hour} UTC: {len(self.snapshot_keys)}")
+        lines += [f"  {key}" for key in self.snapshot_keys]
+        return "\n".join(lines)
+
+
+def parse_time(value: object) -> datetime:
+    """A UTC datetime from ISO-8601 text (``Z`` or an offset; naive means UTC)."""
+    if not isinstance(value, str):
+        raise ValueError(f"written_at is not a string: {value!r}")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def read_heartbeat(lake: Lake, key: str, now: datetime) -> Heartbeat:
+    """Parse one heartbeat file; problems become ``error`` rather than exceptions."""
+    fallback_id = _label(key.rsplit("/", 1)[-1].removesuffix(".json"), 64)
+    try:
+        data = lake.read_json(key)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        written = parse_time(data.get("written_at"))
+    except (ValueError, OSError) as exc:
+        return Heartbeat(key, fallback_id, "?", None, None, error=str(exc)[:200])
+    return Heartbeat(
+        key=key,
+        collector_id=_label(data.get("collector_id") or fallback_id, 64),
+        shard=_label(data.get("shard", "?"), 32),
+        written_at=written,
+        age_minutes=(now - written).total_seconds() / 60,
+        fields=data,
+    )
+
+
+def due_hour(now: datetime, grace_minutes: int) -> datetime:
+    """The latest UTC hour whose snapshot should have been uploaded by ``now``."""
+    start = (now - timedelta(minutes=grace_minutes)).replace(minute=0, second=0, microsecond=0)
+    return start - timedelta(hours=1)
+
+
+def check(
+    lake: Lake,
+    now: datetime,
+    stale_minutes: int,
+    grace_minutes: int = DEFAULT_GRACE_MINUTES,
+    retired_hours: int = DEFAULT_RETIRED_HOURS,
+) -> WatchdogResult:
+    """Read all heartbeats and the due hour's snapshots; list what is wrong."""
+    now = now.astimezone(UTC)
+    keys = [k for k in lake.list(layout.HEARTBEATS_PREFIX) if k.endswith(".json")]
+    beats = [read_heartbeat(lake, key, now) for key in keys]
+    problems: list[str] = []
+    fresh = [b for b in beats if b.age_minutes is not None and b.age_minutes <= stale_minutes]
+    for beat in beats:
+        if beat.error:
+            problems.append(f"shard {beat.shard} ({beat.collector_id}) heartbeat unreadable")
+        elif beat.age_minutes is not None and beat.age_minutes < -stale_minutes:
+            problems.append(f"shard {beat.shard} ({beat.collector_id}) heartbeat is in the future")
+        elif stale_minutes < beat.age_minutes <= retired_hours * 60:
+            problems.append(
+                f"shard {beat.shard} ({beat.collector_id}) stale: "
+                f"last heartbeat {beat.age_minutes:.0f} min ago"
+            )
+    if not fresh:
+        problems.insert(0, f"no collector heartbeat in the last {stale_minutes} min")
+    hour = due_hour(now, grace_minutes)
+    snapshots = lake.list(layout.raw_live_hour_prefix(hour.date(), hour.hour))
+    if not snapshots:
+        problems.append(f"raw live snapshot for {hour:%Y-%m-%d %H}:00 UTC is missing")
+    return WatchdogResult(now, stale_minutes, beats, hour, snapshots, problems)
+
+
+def to_dict(result: WatchdogResult) -> dict[str, Any]:
+    """A compact summary for XCom (no heartbeat payloads)."""
+    return {
+        "ok": result.ok,
+        "problems": result.problems,
+        "collectors": len(result.heartbeats),
+        "snapshot_hour": result.snapshot_hour.isoformat(),
+        "snapshots": len(result.snapshot_keys),
+    }

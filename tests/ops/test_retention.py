@@ -1,0 +1,169 @@
+"""Retention on both storage roots: windows, dry run, refusals, report, and the real DAG."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from vieweratlas import lake as layout
+from vieweratlas import retention
+from vieweratlas.settings import Settings
+
+TODAY = date(2026, 11, 22)
+WINDOWS = {"channels": 30, "raw_live": 30, "raw_vod": 7, "vod_presence": 90}
+WINDOWS |= {"daily_presence": 90, "analysis": None}
+
+
+def everything(lake) -> set[str]:
+    """Every key in the lake."""
+    tops = ("channels", "raw", "curated", "analysis", "state", "reports")
+    return {key for top in tops for key in lake.list(top)}
+
+
+def seed(lake, today: date) -> tuple[dict[str, int], set[str]]:
+    """Objects on both sides of each window; returns (all keys with sizes, keys that must go)."""
+    keys: dict[str, str] = {}  # key -> "keep" | "go"
+    for days, fate in ((0, "keep"), (1, "keep"), ("edge", "keep"), ("old", "go"), (400, "go")):
+        for ds in layout.DATASETS:
+            window = WINDOWS[ds.name]
+            if days == "edge":
+                age = window or 365
+            elif days == "old":
+                age = (window or 365) + 1
+            else:
+                age = days
+            day = today - timedelta(days=age)
+            key = f"{ds.prefix}/date={day}/hour=05/part-{ds.name}.bin"
+            keys[key] = fate if (window is not None or fate == "keep") else "keep"
+    keys[layout.CHANNELS_CURRENT] = "keep"
+    keys[layout.heartbeat("collector-a")] = "keep"
+    keys[layout.VOD_LEDGER] = "keep"
+    keys[layout.analysis_prefix(today - timedelta(days=900)) + "summary.json"] = "keep"
+    sizes = {}
+    for n, key in enumerate(sorted(keys)):
+        lake.write_bytes(key, b"x" * (10 + n))
+        sizes[key] = 10 + n
+    return sizes, {k for k, fate in keys.items() if fate == "go"}
+
+
+def test_deletes_only_partitions_older_than_each_window(lake):
+    sizes, doomed = seed(lake, TODAY)
+    assert len(doomed) == 10  # 5 datasets with a window x (just past it, long ago)
+
+    report = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
+
+    remaining = everything(lake)
+    assert remaining.isdisjoint(doomed)
+    assert set(sizes) - doomed <= remaining
+    assert report["objects"] == 10
+    assert report["bytes"] == sum(sizes[k] for k in doomed)
+    raw_vod = report["datasets"]["raw_vod"]
+    assert raw_vod["cutoff"] == "2026-11-15" and raw_vod["objects"] == 2
+    assert set(raw_vod["partitions"]) == {"2026-11-14", str(TODAY - timedelta(days=400))}
+    assert report["datasets"]["analysis"]["objects"] == 0
+    stored = lake.read_json(layout.retention_report(TODAY))
+    assert stored["objects"] == 10 and stored["dry_run"] is False
+    assert stored["datasets"]["raw_live"]["bytes"] == report["datasets"]["raw_live"]["bytes"]
+
+    again = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
+    assert again["objects"] == 0  # idempotent
+
+
+def test_dry_run_lists_but_changes_nothing(lake):
+    sizes, doomed = seed(lake, TODAY)
+
+    report = retention.run(lake, WINDOWS, TODAY, dry_run=True, utc_today=TODAY)
+
+    dry_key = layout.retention_report(TODAY, dry_run=True)
+    assert everything(lake) == set(sizes) | {dry_key}
+    assert report["objects"] == len(doomed) and report["dry_run"] is True
+    assert lake.read_json(dry_key)["objects"] == len(doomed)
+    assert not lake.exists(layout.retention_report(TODAY))
+
+
+def test_deletes_in_batches_through_the_lake(lake, monkeypatch):
+    from vieweratlas import storage
+
+    monkeypatch.setattr(storage, "DELETE_BATCH", 3)
+    old = TODAY - timedelta(days=40)
+    for hour in range(8):
+        lake.write_bytes(layout.raw_live_snapshot(old, hour, "c1"), b"abc")
+    report = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
+    assert report["datasets"]["raw_live"] == report["datasets"]["raw_live"] | {
+        "objects": 8,
+        "bytes": 24,
+    }
+    assert lake.list(layout.raw_live_day_prefix(old)) == []
+
+
+@pytest.mark.parametrize(
+    "root",
+    ["s3://vieweratlas-test", "s3://vieweratlas-test/", "file:///"],
+)
+def test_refuses_a_bucket_or_filesystem_root(root):
+    with pytest.raises(retention.RetentionRefused, match="root"):
+        retention.check_root(root)
+
+
+def test_accepts_a_prefix():
+    retention.check_root("s3://vieweratlas-test/prod")
+    retention.check_root("file:///srv/vieweratlas")
+
+
+def test_refuses_windows_that_delete_today_and_future_runs(lake):
+    sizes, _ = seed(lake, TODAY)
+    with pytest.raises(retention.RetentionRefused, match="today's partitions"):
+        retention.run(lake, WINDOWS | {"raw_vod": 0}, TODAY, dry_run=False, utc_today=TODAY)
+    with pytest.raises(retention.RetentionRefused, match=r"after today"):
+        retention.run(lake, WINDOWS, TODAY + timedelta(days=2), dry_run=False, utc_today=TODAY)
+    assert everything(lake) == set(sizes)
+
+
+def test_windows_come_from_settings():
+    got = retention.windows(Settings(retention_raw_vod_days=3, retention_curated_days=60))
+    assert got == WINDOWS | {"raw_vod": 3, "vod_presence": 60, "daily_presence": 60}
+
+
+# -- the DAG, run for real -----------------------------------------------------------
+
+
+def test_dag_manual_run_is_a_dry_run_by_default_and_deletes_when_asked(load_dag, lake):
+    today = datetime.now(UTC).date()
+    sizes, doomed = seed(lake, today)
+    dag = load_dag("retention_cleanup")
+
+    run = dag.test()
+    assert run.state == "success"
+    lake.fs.invalidate_cache()
+    assert set(sizes) <= everything(lake)
+    assert lake.read_json(layout.retention_report(today, dry_run=True))["objects"] == 10
+
+    run = dag.test(run_conf={"dry_run": False})
+    assert run.state == "success"
+    lake.fs.invalidate_cache()  # the task wrote through another handle; s3fs caches listings
+    assert everything(lake).isdisjoint(doomed)
+    assert lake.read_json(layout.retention_report(today))["objects"] == 10
+
+
+def test_dag_refuses_a_bucket_root_without_retrying_and_alerts(
+    load_dag, moto_server, inbox, monkeypatch
+):
+    monkeypatch.setenv("VIEWERATLAS_DATA_ROOT", f"s3://{moto_server.bucket}")
+    moto_server.client("s3").put_object(
+        Bucket=moto_server.bucket, Key="raw/vod/date=2020-01-01/1.json.gz", Body=b"x"
+    )
+    dag = load_dag("retention_cleanup")
+
+    run = dag.test(run_conf={"dry_run": False})
+
+    assert run.state == "failed"
+    ti = run.get_task_instance("cleanup")
+    assert ti.state == "failed" and ti.try_number == 1  # refused, not retried
+    [alert] = inbox.receive(1)
+    assert alert["Subject"] == "[ViewerAtlas] FAILED retention_cleanup.cleanup"
+    assert "bucket root" in alert["Message"] and "Try:          1" in alert["Message"]
+    head = moto_server.client("s3").head_object(
+        Bucket=moto_server.bucket, Key="raw/vod/date=2020-01-01/1.json.gz"
+    )
+    assert head["ContentLength"] == 1
