@@ -5,13 +5,10 @@ from __future__ import annotations
 from airflow.sdk import Asset, dag, task
 
 from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
-from vieweratlas.lake import CHANNELS_CURRENT
 from vieweratlas.settings import load_settings
 
 SETTINGS = load_settings()
-CURRENT_CHANNELS = Asset(
-    name="vieweratlas_channels_current", uri=f"{SETTINGS.data_root}/{CHANNELS_CURRENT}"
-)
+CURRENT_CHANNELS = Asset(name="vieweratlas_channels_current")  # channels/current.json
 
 DOC = """
 ### Channel refresh

@@ -1,30 +1,114 @@
-"""Placeholder daily analysis (replaced by the real chain)."""
+"""
+### Daily analysis: presence snapshots to a community map
+
+Runs at 00:30 UTC for the day that just ended (the logical date), over a window
+of `window_days` days ending on it, and can be backfilled for any past date
+(`airflow backfill create --dag-id daily_analysis ...`): every step writes keys
+derived from the logical date only, so a re-run rewrites the same outputs.
+
+1. **daily_presence** (one mapped task per window day): live snapshots and VOD
+   presence unioned into one chatter list per channel, source and day. The
+   logical date is always rebuilt; earlier days only when their input files
+   changed (or with `rebuild_presence`). Unreadable files are skipped and
+   listed; more than `max_bad_input_share` of them fails the run.
+2. **overlap**: blocklisted and over-broad (bot) accounts removed, exact shared
+   chatters for every channel pair (`unique` or `repeat` weighting) with
+   sparse matrices, and a top-`top_k` cosine backbone.
+3. **communities**: Leiden or Louvain, seeded; modularity and sizes reported.
+4. **labels**: dominant game and language per community (viewer-weighted).
+5. **publish**: PNG and HTML maps, Gephi CSVs, tables and `summary.json` under
+   `analysis/daily/date=YYYY-MM-DD/`, copied to `analysis/latest/`; emits the
+   `vieweratlas_analysis` asset.
+6. **notify**: a short summary to the SNS topic (or the log).
+
+Logic lives in `vieweratlas.pipeline` and the stage modules it calls.
+"""
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
 from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
+from vieweratlas.params import PARAM_SPECS
+
+# Name-only on purpose: a URI with a custom scheme makes Airflow load every provider
+# at parse time (~1 s). Downstream DAGs schedule on Asset(name="vieweratlas_analysis").
+ANALYSIS = Asset(name="vieweratlas_analysis")
 
 
 @dag(
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("30 0 * * *", timezone="UTC"),
     start_date=START_DATE,
     catchup=False,
+    max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    params={name: Param(**spec) for name, spec in PARAM_SPECS.items()},
     tags=["vieweratlas", "analysis"],
-    doc_md="Placeholder: writes a marker into the data lake for the logical date.",
+    doc_md=__doc__,
 )
 def daily_analysis():
     @task
-    def write_marker(ds=None) -> str:
-        from vieweratlas.airflow_glue import open_lake, runtime_settings
-        from vieweratlas.lake import analysis_prefix
+    def plan(**context) -> list[str]:
+        from vieweratlas.pipeline import task_inputs, window
 
-        lake = open_lake(runtime_settings())
-        return lake.write_json(analysis_prefix(ds) + "marker.json", {"date": ds})
+        _, day, params = task_inputs(context)
+        return window(day, params.window_days)
 
-    write_marker()
+    @task
+    def daily_presence(day: str, **context) -> dict:
+        from vieweratlas.pipeline import fail_fast, presence_step, task_inputs
+
+        lake, logical_day, params = task_inputs(context)
+        with fail_fast():
+            return presence_step(lake, day, logical_day, params)
+
+    @task
+    def overlap(presence: list[dict], **context) -> dict:
+        from vieweratlas.pipeline import fail_fast, overlap_step, task_inputs
+
+        lake, day, params = task_inputs(context)
+        with fail_fast():
+            return overlap_step(lake, day, params)
+
+    @task
+    def communities(overlap_stats: dict, **context) -> dict:
+        from vieweratlas.pipeline import communities_step, task_inputs
+
+        lake, day, params = task_inputs(context)
+        return communities_step(lake, day, params)
+
+    @task
+    def labels(community_stats: dict, **context) -> dict:
+        from vieweratlas.pipeline import labels_step, task_inputs
+
+        lake, day, params = task_inputs(context)
+        return labels_step(lake, day, params)
+
+    @task(outlets=[ANALYSIS])
+    def publish(presence, overlap_stats, community_stats, label_stats, **context) -> dict:
+        from vieweratlas.pipeline import task_inputs
+        from vieweratlas.publish import publish_step
+
+        lake, day, params = task_inputs(context)
+        steps = {
+            "presence": list(presence),
+            "overlap": overlap_stats,
+            "communities": community_stats,
+            "labels": label_stats,
+        }
+        return publish_step(lake, day, params, steps)
+
+    @task
+    def notify(summary: dict) -> bool:
+        from vieweratlas.alerts import publish_summary
+
+        return publish_summary(summary)
+
+    presence = daily_presence.expand(day=plan())
+    found_overlap = overlap(presence)
+    found = communities(found_overlap)
+    labelled = labels(found)
+    notify(publish(presence, found_overlap, found, labelled))
 
 
 daily_analysis()

@@ -7,16 +7,13 @@ from datetime import timedelta
 from airflow.sdk import Asset, dag, task
 
 from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
-from vieweratlas.lake import VOD_PRESENCE
 from vieweratlas.settings import load_settings
 from vieweratlas.vod_downloader import EXIT_PERMANENT
 
 SETTINGS = load_settings()
 POOL = "vod_downloads"
 DOWNLOAD_TIMEOUT = timedelta(hours=3)
-VOD_PRESENCE_ASSET = Asset(
-    name="vieweratlas_vod_presence", uri=f"{SETTINGS.data_root}/{VOD_PRESENCE.prefix}"
-)
+VOD_PRESENCE_ASSET = Asset(name="vieweratlas_vod_presence")  # curated/vod_presence/
 
 DOC = """
 ### VOD discovery
@@ -90,6 +87,7 @@ def vod_discovery():
             container_name=SETTINGS.ecs_vod_container,
             awslogs_group=SETTINGS.ecs_log_group,
             awslogs_stream_prefix=f"ecs/{SETTINGS.ecs_vod_container}",
+            awslogs_fetch_interval=timedelta(seconds=SETTINGS.ecs_waiter_delay),
             reattach=True,
             waiter_delay=SETTINGS.ecs_waiter_delay,
             skip_on_exit_code=EXIT_PERMANENT,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,6 +48,8 @@ ENVIRONMENT_FILES = (
     ("startup.sh", "StartupScript"),
 )
 SSE = {"ServerSideEncryption": "AES256"}
+#: Pools the DAGs use (airflow_settings.yaml has the same for `astro dev start`).
+POOLS = {"vod_downloads": "VOD chat downloads running at once (ECS tasks)"}
 
 
 @dataclass
@@ -78,8 +82,11 @@ def show(call: str, **params: Any) -> str:
 class Deployer:
     """Runs (or, with ``dry_run``, only prints) the S3 and MWAA calls of one deployment."""
 
-    def __init__(self, s3: Any, mwaa: Any, target: Target, dist: Path, dry_run: bool) -> None:
+    def __init__(
+        self, s3: Any, mwaa: Any, target: Target, dist: Path, dry_run: bool, pool_slots: int = 4
+    ) -> None:
         self.s3, self.mwaa, self.target, self.dist, self.dry_run = s3, mwaa, target, dist, dry_run
+        self.pool_slots = pool_slots
         self.calls: list[str] = []
         self.manifest: dict[str, str] = json.loads((dist / "manifest.json").read_text())
 
@@ -123,8 +130,6 @@ class Deployer:
         """The version id of ``key`` when its stored sha256 equals the bundle's, else None."""
         if self.dry_run:
             return None
-        from botocore.exceptions import ClientError
-
         try:
             head = self.s3.head_object(Bucket=self.target.bucket, Key=key)
         except ClientError:
@@ -148,11 +153,35 @@ class Deployer:
             params[f"{prefix}S3ObjectVersion"] = version
         return params, changed
 
-    def run(self) -> list[str]:
-        """The whole deployment; returns the calls made (or printed)."""
+    def ensure_pools(self) -> None:
+        """Create or resize the DAGs' pools through MWAA's Airflow REST API (tasks in a
+        missing pool are never scheduled)."""
+        for name, description in POOLS.items():
+            body = {"name": name, "slots": self.pool_slots, "description": description}
+            body["include_deferred"] = False
+            params = {"Name": self.target.environment, "Method": "PATCH", "Body": body}
+            params["Path"] = f"/pools/{name}"
+            try:
+                self._call("mwaa", "invoke_rest_api", params, **params)
+            except ClientError as exc:  # Airflow's 404 arrives as RestApiClientException
+                if exc.response.get("RestApiStatusCode") != 404:
+                    raise
+                params.update(Method="POST", Path="/pools")
+                self._call("mwaa", "invoke_rest_api", params, **params)
+
+    def run(self, upload_only: bool = False) -> list[str]:
+        """The whole deployment; returns the calls made (or printed).
+
+        ``upload_only`` stops after the uploads: the first deploy, before the stack has
+        created the environment (which needs requirements.txt and startup.sh in place).
+        """
         self.sync_dags()
+        if not upload_only:
+            self.ensure_pools()
         params, changed = self.upload_environment_files()
-        if changed:
+        if upload_only:
+            print("uploaded; the environment is not touched (--upload-only)")
+        elif changed:
             params = {"Name": self.target.environment, **params}
             self._call("mwaa", "update_environment", params, **params)
         else:
@@ -170,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, help="VIEWERATLAS_*=value lines (win)")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION"))
+    parser.add_argument("--pool-slots", type=int, default=4, help="slots of vod_downloads")
     parser.add_argument("--dry-run", action="store_true", help="print the calls, send none")
+    parser.add_argument(
+        "--upload-only", action="store_true", help="first deploy: upload, no MWAA calls"
+    )
     args = parser.parse_args(argv)
     if args.bucket and not args.environment:
         parser.error("--bucket needs --environment")
@@ -187,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     build_mwaa_bundle.build(args.dist, target.env)
     s3 = None if args.dry_run else session.client("s3")
     mwaa = None if args.dry_run else session.client("mwaa")
-    Deployer(s3, mwaa, target, args.dist.resolve(), args.dry_run).run()
+    Deployer(s3, mwaa, target, args.dist.resolve(), args.dry_run, args.pool_slots).run(
+        args.upload_only
+    )
     return 0
 
 

@@ -104,6 +104,9 @@ def aws_connection_uri(endpoint_url: str) -> str:
     )
 
 
+_WORKER_MOTO: list[MotoAWS] = []
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoAWS]:
     """A real moto server over HTTP on a free loopback port, with a bucket and a topic.
@@ -111,6 +114,9 @@ def moto_server() -> Iterator[MotoAWS]:
     Sets ``AIRFLOW_CONN_AWS_DEFAULT`` and ``AWS_ENDPOINT_URL`` so Airflow hooks and
     plain boto3 / s3fs clients (the collector, the downloader) reach it.
     """
+    if _WORKER_MOTO:  # collector/tests registers this fixture too: one server per worker
+        yield _WORKER_MOTO[0]
+        return
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
@@ -125,7 +131,9 @@ def moto_server() -> Iterator[MotoAWS]:
     topic = boto3.client("sns", endpoint_url=endpoint, region_name=REGION).create_topic(
         Name="vieweratlas-alerts"
     )
-    yield MotoAWS(endpoint, BUCKET, topic["TopicArn"], server)
+    _WORKER_MOTO.append(MotoAWS(endpoint, BUCKET, topic["TopicArn"], server))
+    yield _WORKER_MOTO[0]
+    _WORKER_MOTO.clear()
     server.stop()
     os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
     os.environ.pop("AWS_ENDPOINT_URL", None)

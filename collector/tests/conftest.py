@@ -4,7 +4,8 @@ The project's fixtures live in ``tests/conftest.py``, which pytest only shows
 to tests under ``tests/``. Rather than copy them, ``pytest_configure``
 registers that module's ``moto_server`` and ``data_root`` as a small plugin
 (loading the module only when pytest has not, i.e. when ``collector/tests``
-runs alone).
+runs alone). ``moto_server`` keeps one server per worker, however many
+times it is registered.
 """
 
 from __future__ import annotations
@@ -58,16 +59,3 @@ def twitch() -> Iterator[FakeTwitch]:
     server = FakeTwitch(join_limit=20, join_window=0.5, suspended={"gone"}).start()
     yield server
     server.stop()
-
-
-class FakeClock:
-    """An injectable Unix clock that tests move forward by hand."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds

@@ -46,7 +46,10 @@ class Client:
 class FakeTwitch:
     """Start with :meth:`start`; control from any thread."""
 
-    def __init__(self, join_limit: int = 20, join_window: float = 10.0, suspended=()) -> None:
+    def __init__(
+        self, join_limit: int = 20, join_window: float = 10.0, suspended=(), tls=None
+    ) -> None:
+        self.tls = tls  # an ssl.SSLContext to serve TLS, like irc.chat.twitch.tv:6697
         self.join_limit = join_limit
         self.join_window = join_window
         self.suspended = set(suspended)
@@ -68,7 +71,7 @@ class FakeTwitch:
 
     def start(self) -> FakeTwitch:
         self._thread.start()
-        self._server = self._call(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self._server = self._call(asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls))
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -92,7 +95,7 @@ class FakeTwitch:
         self.clients.append(client)
         self.connections_total += 1
         try:
-            while line := await reader.readline():
+            while (line := await reader.readline()) and not writer.is_closing():
                 self._handle(client, line.decode().rstrip("\r\n"))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass

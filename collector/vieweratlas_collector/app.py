@@ -63,11 +63,16 @@ class CollectorConfig:
 class Collector:
     """One collector instance."""
 
-    def __init__(self, config: CollectorConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        clock: Callable[[], float] = time.time,
+        lake: Lake | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.id = config.collector_id
-        self.lake = Lake(config.data_root)
+        self.lake = lake or Lake(config.data_root)
         self.spool = Spool(config.spool_dir, self.id)
         self.uploader = Uploader(
             self.lake, self.spool, config.upload_backoff_base, config.upload_backoff_max
@@ -132,7 +137,7 @@ class Collector:
             "collector_id": self.id,
             "shard": f"{self.config.shard.index}/{self.config.shard.count}",
             "version": __version__,
-            "written_at": iso(datetime.fromtimestamp(self.clock(), UTC)),
+            "written_at": iso(datetime.now(UTC)),
             "started_at": iso(self.started_at),
             "hour": iso(hour_start(self.bucket.hour)),
             "connections": len(pool.connections) if pool else 0,
@@ -162,11 +167,11 @@ class Collector:
 
     async def _ticker(self) -> None:
         cfg = self.config
-        next_beat = next_refresh = self.clock()
+        next_beat = next_refresh = time.monotonic()  # intervals in real time, hours by clock
         while True:
-            now = self.clock()
-            if hour_of(now) > self.bucket.hour:
-                self.roll(hour_of(now))
+            if hour_of(self.clock()) > self.bucket.hour:
+                self.roll(hour_of(self.clock()))
+            now = time.monotonic()
             if now >= next_refresh:
                 next_refresh = now + cfg.refresh_seconds
                 self._spawn("refresh", self.refresh_channels())

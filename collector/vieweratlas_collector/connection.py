@@ -45,6 +45,7 @@ class IrcConfig:
     host: str = "irc.chat.twitch.tv"
     port: int = 6697
     tls: bool = True
+    ca_file: str = ""  # extra CA bundle to trust (default: the system's)
     nick: str = ""  # required with a token; anonymous connections pick justinfanNNNNN
     token: str = field(default="", repr=False)
     backoff_base: float = 1.0
@@ -104,10 +105,10 @@ class Connection:
     def remove(self, login: str) -> None:
         """Leave ``login``."""
         self.channels.discard(login)
-        self._requested.discard(login)
-        if login in self.joined:
-            self.joined.discard(login)
+        if login in self.joined or login in self._requested:
             self._send(f"PART #{login}")
+        self.joined.discard(login)
+        self._requested.discard(login)
 
     # -- the session loop ---------------------------------------------------------------
 
@@ -124,6 +125,8 @@ class Connection:
                 log.info("reconnecting", extra={"conn": self.index, "reason": str(exc)})
             except (OSError, EOFError, TimeoutError, ssl.SSLError) as exc:
                 log.warning("connection lost", extra={"conn": self.index, "error": repr(exc)})
+            except Exception:  # a bug must cost a reconnect, not the connection
+                log.exception("connection failed", extra={"conn": self.index})
             finally:
                 self._teardown()
             if time.monotonic() - started > self.config.backoff_max:
@@ -135,7 +138,7 @@ class Connection:
 
     async def _session(self) -> None:
         cfg = self.config
-        tls = ssl.create_default_context() if cfg.tls else None
+        tls = ssl.create_default_context(cafile=cfg.ca_file or None) if cfg.tls else None
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
                 cfg.host, cfg.port, ssl=tls, server_hostname=cfg.host if tls else None
@@ -172,7 +175,13 @@ class Connection:
             if len(buffer) > MAX_LINE:
                 raise Reconnect("line too long")
             for raw in lines:
-                self._handle(raw.rstrip(b"\r").decode("utf-8", "replace"))
+                try:
+                    self._handle(raw.rstrip(b"\r").decode("utf-8", "replace"))
+                except Reconnect:
+                    raise
+                except Exception:  # one odd line must not drop the socket
+                    self.counters.malformed += 1
+                    log.exception("line not handled", extra={"conn": self.index})
 
     async def _joiner(self) -> None:
         """JOIN every wanted channel not yet requested in this session, one by one."""
@@ -225,7 +234,7 @@ class Connection:
         command = msg.command
         if command in ("PRIVMSG", "USERNOTICE"):
             chat = chatter(msg)
-            if chat is None:
+            if chat is None or chat.channel_login not in self.channels:
                 counters.dropped += 1
             else:
                 counters.chats += 1

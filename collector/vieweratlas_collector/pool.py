@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from vieweratlas.lake import UnsafeKeyError, safe_login
 from vieweratlas_collector.connection import Connection, IrcConfig
 from vieweratlas_collector.irc import Chat
 from vieweratlas_collector.ratelimit import JoinLimiter
@@ -44,7 +45,12 @@ class Pool:
 
     def sync(self, wanted: Iterable[str]) -> None:
         """Make the joined set equal ``wanted`` minus parked channels."""
-        self._wanted = set(wanted)
+        self._wanted = set()
+        for login in wanted:
+            try:
+                self._wanted.add(safe_login(login))  # untrusted until here
+            except UnsafeKeyError:
+                log.warning("invalid channel login skipped", extra={"login": str(login)[:40]})
         now = time.monotonic()
         for login, since in list(self.parked.items()):
             if now - since >= self.park_seconds or login not in self._wanted:

@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import random
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,9 +48,9 @@ class Spooled:
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """The Parquet encoding every snapshot uses (zstd, like ``Lake.write_parquet``)."""
+    """Snapshot Parquet: zstd like ``Lake.write_parquet``, row groups bounding peak memory."""
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    pq.write_table(table, buffer, compression="zstd", row_group_size=100_000)
     return buffer.getvalue()
 
 
@@ -128,6 +129,7 @@ class Uploader:
         self.last_uploaded_key: str | None = None
         self.failures = 0
         self.wake = asyncio.Event()
+        self._lock = threading.Lock()
 
     def key(self, hour: int) -> str:
         return keys.raw_live_snapshot(
@@ -136,6 +138,10 @@ class Uploader:
 
     def drain(self) -> int:
         """Upload every spooled file (blocking); return how many; raise on failure."""
+        with self._lock:  # the background uploader and shutdown may both drain
+            return self._drain()
+
+    def _drain(self) -> int:
         done = 0
         for item in self.spool.pending():
             if not item.path.exists():

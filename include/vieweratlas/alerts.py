@@ -21,6 +21,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -108,7 +109,10 @@ def _first_line(exception: object) -> tuple[str, str]:
 
 def failure_message(context: Mapping[str, Any], settings: Settings) -> tuple[str, str]:
     """Subject and body of a failure alert for one task try."""
-    ti = context["ti"]
+    ti = context.get("ti")
+    if ti is None:  # a DAG-level callback (e.g. dagrun_timeout): no task instance
+        run = context["dag_run"]
+        ti = SimpleNamespace(dag_id=run.dag_id, task_id="(dag run)", run_id=run.run_id)
     dag_id, task_id, run_id = str(ti.dag_id), str(ti.task_id), str(ti.run_id)
     map_index = getattr(ti, "map_index", -1)
     try_number = int(getattr(ti, "try_number", 0) or 0)
@@ -149,26 +153,30 @@ def _count(value: object) -> str:
 def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str, str]:
     """Subject and body of the daily run summary, from ``summary.json``'s dict.
 
-    Reads (all optional): ``date``, ``window_days``, ``channels``, ``chatters``,
-    ``modularity``, ``communities`` (a list of dicts with ``label``,
-    ``channels``, ``chatters``; or a count), ``n_communities``, and links from
-    ``outputs`` / ``urls`` (name -> URL) or ``map_url``. Unknown keys are ignored.
+    Reads (all optional, unknown keys ignored): ``date``; counts ``channels``,
+    ``chatters`` and ``communities`` from ``counts`` (or the top level);
+    ``modularity``; the biggest communities from ``top_communities`` (or a
+    ``communities`` list) as dicts with ``label``, ``channels``, ``chatters``;
+    ``params.window_days``; links from ``outputs`` (name -> URL).
     """
+    counts = summary.get("counts") if isinstance(summary.get("counts"), Mapping) else summary
     day = _clean(summary.get("date", "?"), 20)
-    communities = summary.get("communities")
-    listed = communities if isinstance(communities, list) else []
-    found = summary.get("n_communities", len(listed) if listed else communities)
+    listed = summary.get("top_communities") or summary.get("communities")
+    listed = listed if isinstance(listed, list) else []
+    found = counts.get("communities")
+    found = len(listed) if isinstance(found, list) else found
+    channels = counts.get("channels")
     subject = _subject(
-        f"[ViewerAtlas] {day}: {_count(found)} communities, "
-        f"{_count(summary.get('channels'))} channels"
+        f"[ViewerAtlas] {day}: {_count(found)} communities, {_count(channels)} channels"
     )
-    window = summary.get("window_days")
+    params = summary.get("params") if isinstance(summary.get("params"), Mapping) else {}
+    window = params.get("window_days") or summary.get("window_days")
     lines = [
         f"ViewerAtlas daily analysis for {day}"
         + (f" ({_count(window)}-day window)." if window else "."),
         "",
-        f"Channels analysed:  {_count(summary.get('channels'))}",
-        f"Chatters analysed:  {_count(summary.get('chatters'))}",
+        f"Channels analysed:  {_count(channels)}",
+        f"Chatters analysed:  {_count(counts.get('chatters'))}",
         f"Communities found:  {_count(found)}",
     ]
     if isinstance(summary.get("modularity"), int | float):
@@ -184,9 +192,7 @@ def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str
                 f"  {rank}. {_clean(com.get('label') or 'unlabelled', 80)}: "
                 f"{_count(com.get('channels'))} channels, {_count(com.get('chatters'))} chatters"
             )
-    links = dict(summary.get("outputs") or summary.get("urls") or {})
-    if summary.get("map_url"):
-        links = {"map": summary["map_url"], **links}
+    links = summary.get("outputs") if isinstance(summary.get("outputs"), Mapping) else {}
     if links:
         lines += ["", "Outputs:"]
         lines += [f"  {_clean(name, 40)}: {_clean(url, 500)}" for name, url in links.items()]

@@ -131,7 +131,7 @@ def refresh(store: Lake, settings: Settings, when: datetime | None) -> dict[str,
 
     from vieweratlas.helix import helix_from_connection
 
-    observed_at = (when or datetime.now(UTC)).astimezone(UTC)
+    observed_at = datetime.fromtimestamp((when or datetime.now(UTC)).timestamp(), tz=UTC)
     observed_at = observed_at.replace(minute=0, second=0, microsecond=0)
     streams = helix_from_connection(settings.twitch_conn_id).top_streams(settings.top_channels)
     try:

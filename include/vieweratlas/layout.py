@@ -7,9 +7,11 @@ second and the result depends only on the inputs and the seed:
    count; the discs are placed by a small force simulation (linked communities
    attract, discs never overlap, a weak gravity keeps the map compact). Tiny
    communities (and those beyond ``MAX_GROUPS``) share one "other" disc;
-2. channels move inside their disc: edges of the same disc pull their ends
-   together, a smoothed density grid pushes crowded channels apart, and each
-   channel is clamped to its disc, so communities stay visibly apart.
+2. channels start from a smooth spectral-like embedding of their community's
+   edges (orthogonal iteration of a random walk, all discs at once), then edges
+   pull their ends together, a smoothed density grid pushes crowded channels
+   apart, each channel is clamped to its disc, and radii are finally evened out
+   (order kept) so no disc has a crowded core or rim.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import numpy as np
 import pyarrow as pa
 from scipy import ndimage, sparse
 
-MAX_GROUPS = 200  # communities drawn as their own disc; the rest share one
+MAX_GROUPS = 150  # communities drawn as their own disc; the rest share one
 MIN_GROUP = 3  # communities smaller than this go to the shared disc
 FILL = 0.55  # share of a disc's area its channels occupy (1 channel ~ 1 unit²)
 GAP = 0.12  # free space between discs, as a share of the smaller radius (+1 unit)
-GROUP_STEPS = 300
+GROUP_STEPS = 200
 MEMBER_STEPS = 120
+SMOOTH_STEPS = 60
 PULL, PUSH, WIDE = 0.2, 8.0, 3.0  # edge springs, density push, long-range share
 
 
@@ -67,9 +70,7 @@ def _group_affinity(
     """Dense (G, G) symmetric affinity between discs: edge score sums, size-normalised."""
     g = len(sizes)
     between = gs != gd
-    mat = sparse.coo_matrix(
-        (weight[between], (gs[between], gd[between])), shape=(g, g)
-    ).toarray()
+    mat = sparse.coo_matrix((weight[between], (gs[between], gd[between])), shape=(g, g)).toarray()
     mat = mat + mat.T
     mat /= np.sqrt(np.outer(sizes, sizes))
     top = mat.max()
@@ -79,37 +80,37 @@ def _group_affinity(
 def _place_groups(radii: np.ndarray, affinity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Disc centres: springs between related discs, gravity, then no overlaps."""
     g = len(radii)
-    span = np.sqrt((radii**2).sum())
-    pos = rng.normal(size=(g, 2)) * span
     if g == 1:
         return np.zeros((1, 2))
+    pos = rng.normal(size=(g, 2)) * np.sqrt((radii**2).sum())
     mass = radii**2 / (radii**2).mean()
     min_dist = radii[:, None] + radii[None, :] + GAP * np.minimum.outer(radii, radii) + 1.0
     np.fill_diagonal(min_dist, 0.0)
+    share = 0.6 * mass[None, :] / (mass[:, None] + mass[None, :])  # i moves by j's share
+    degree = affinity.sum(axis=1)[:, None]
     for step in range(GROUP_STEPS):
         alpha = 1.0 - step / GROUP_STEPS
-        delta = pos[None, :, :] - pos[:, None, :]  # i -> j
-        pull = (affinity[:, :, None] * delta).sum(axis=1) / (affinity.sum(axis=1)[:, None] + 1)
-        pos += alpha * (0.3 * pull / mass[:, None] ** 0.5 - 0.05 * pos)
-        pos = _separate(pos, min_dist, mass)
-    for _ in range(100):
+        pull = (affinity @ pos - degree * pos) / (degree + 1.0)
+        pos += alpha * (0.3 * pull / np.sqrt(mass)[:, None] - 0.05 * pos)
+        pos = _separate(pos, min_dist, share)
+    for _ in range(200):
         before = pos
-        pos = _separate(pos, min_dist, mass)
-        if np.allclose(before, pos):
+        pos = _separate(pos, min_dist, share)
+        if pos is before:
             break
     return pos
 
 
-def _separate(pos: np.ndarray, min_dist: np.ndarray, mass: np.ndarray) -> np.ndarray:
-    """One pass pushing overlapping discs apart; lighter discs move more."""
-    delta = pos[:, None, :] - pos[None, :, :]  # j -> i
-    dist = np.sqrt((delta**2).sum(axis=2))
-    overlap = np.clip(min_dist - dist, 0.0, None)
-    if not overlap.any():
+def _separate(pos: np.ndarray, min_dist: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """One pass pushing overlapping discs apart (``pos`` itself if none overlap)."""
+    dx = pos[:, 0:1] - pos[:, 0]  # (i, j): from j to i
+    dy = pos[:, 1:2] - pos[:, 1]
+    dist = np.hypot(dx, dy)
+    overlap = min_dist - dist
+    if overlap.max() <= 0:
         return pos
-    share = mass[None, :] / (mass[:, None] + mass[None, :])  # i moves by j's share
-    unit = delta / np.where(dist > 1e-9, dist, 1.0)[:, :, None]
-    return pos + 0.6 * ((overlap * share)[:, :, None] * unit).sum(axis=1)
+    push = np.clip(overlap, 0.0, None) * share / np.maximum(dist, 1e-9)
+    return pos + np.c_[(push * dx).sum(axis=1), (push * dy).sum(axis=1)]
 
 
 def _place_members(
@@ -139,6 +140,12 @@ def _place_members(
     s, d = src[inside], dst[inside]
     w = weight[inside] / (weight[inside].max() if inside.any() else 1.0)
     degree = np.bincount(s, weights=w, minlength=n) + np.bincount(d, weights=w, minlength=n)
+    linked = (degree > 0) & ~fixed
+    if linked.any():
+        smooth = _smooth_start(group, s, d, w, degree, len(radii), rng)
+        local[linked] = smooth[linked]
+    limit = np.maximum(r_node - 0.5, 0.0)
+    local = _equalise_radius(local, group, limit, ~fixed)
     lo = (centres - radii[:, None]).min(axis=0) - 2.0
     cells = np.ceil((centres + radii[:, None]).max(axis=0) + 2.0 - lo).astype(np.int64) + 1
     for step in range(MEMBER_STEPS):
@@ -156,9 +163,63 @@ def _place_members(
         move *= (np.minimum(length, temp) / np.where(length > 0, length, 1.0))[:, None]
         local += move * movable
         norm = np.sqrt((local**2).sum(axis=1))
-        limit = np.maximum(r_node - 0.5, 0.0)
         local *= (np.minimum(norm, limit) / np.where(norm > 0, norm, 1.0))[:, None]
-    return centres[group] + local
+    return centres[group] + _equalise_radius(local, group, limit, ~fixed)
+
+
+def _equalise_radius(
+    local: np.ndarray, group: np.ndarray, limit: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """Keep each channel's angle and radius rank in its disc, but spread radii evenly
+    over the disc's area, so no disc gets a crowded core or a crowded rim."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return local
+    radius = np.sqrt((local[idx] ** 2).sum(axis=1))
+    order = idx[np.lexsort((radius, group[idx]))]
+    grp = group[order]
+    first = np.searchsorted(grp, grp)  # index in ``order`` where each node's group starts
+    count = np.bincount(grp)[grp]
+    target = np.empty(len(local))
+    target[order] = np.sqrt((np.arange(len(order)) - first + 0.5) / count) * limit[order]
+    out = local.copy()
+    norm = np.sqrt((local[idx] ** 2).sum(axis=1))
+    scale = target[idx] / np.where(norm > 0, norm, 1.0)
+    out[idx] = np.where(norm[:, None] > 0, local[idx] * scale[:, None], local[idx])
+    return out
+
+
+def _smooth_start(
+    group: np.ndarray,
+    s: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    degree: np.ndarray,
+    n_groups: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Start positions that follow the graph: per disc, the two smoothest non-constant
+    vectors of a lazy random walk (orthogonal iteration, all discs at once), RMS radius 1.
+    """
+    n = len(group)
+    walk = sparse.coo_matrix((np.r_[w, w], (np.r_[s, d], np.r_[d, s])), shape=(n, n)).tocsr()
+    walk = sparse.diags(1.0 / np.maximum(degree, 1e-12)) @ walk
+    mass = degree + 1e-9
+
+    def per_group(values: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=n_groups)[group]
+
+    x = rng.normal(size=(n, 2))
+    for _ in range(SMOOTH_STEPS):
+        x = 0.5 * (x + walk @ x)
+        for k in range(2):
+            x[:, k] -= per_group(mass * x[:, k]) / per_group(mass)  # drop the constant
+        x[:, 0] /= np.sqrt(per_group(mass * x[:, 0] ** 2)) + 1e-12
+        x[:, 1] -= per_group(mass * x[:, 0] * x[:, 1]) * x[:, 0]
+        x[:, 1] /= np.sqrt(per_group(mass * x[:, 1] ** 2)) + 1e-12
+    count = np.bincount(group, minlength=n_groups)[group]
+    rms = np.sqrt(per_group((x**2).sum(axis=1)) / count)
+    return x / np.maximum(rms, 1e-12)[:, None]
 
 
 def _density_push(pos: np.ndarray, lo: np.ndarray, cells: np.ndarray) -> np.ndarray:

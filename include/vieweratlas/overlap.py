@@ -85,6 +85,8 @@ def distinct_day_pairs(channel_id: np.ndarray, user_id: np.ndarray) -> tuple[np.
     keep = np.empty(len(channel_id), dtype=bool)
     keep[0] = True
     keep[1:] = (dch != 0) | (du != 0)
+    if keep.all():
+        return channel_id, user_id
     return channel_id[keep], user_id[keep]
 
 
@@ -97,15 +99,17 @@ def build_incidence(days: list[tuple[np.ndarray, np.ndarray]]) -> Incidence:
         runs.append((channel_id[starts], np.diff(starts, append=len(channel_id))))
     channel_ids = np.unique(np.concatenate([r[0] for r in runs] + [np.zeros(0, np.int64)]))
     n = max(len(channel_ids), 1)
-    user_all = np.concatenate([u for _, u in pairs] + [np.zeros(0, np.int64)])
-    if len(user_all) and user_all.max() >= np.iinfo(np.int64).max // n:
+    if any(len(u) and u.max() >= np.iinfo(np.int64).max // n for _, u in pairs):
         raise ValueError("user ids too large to key (user, channel) pairs")
-    rows = np.concatenate(
-        [np.repeat(np.searchsorted(channel_ids, v).astype(np.int64), k) for v, k in runs]
-        + [np.zeros(0, np.int64)]
-    )
-    keys = np.sort(user_all * n + rows)
-    del user_all, rows
+    keys = np.empty(sum(len(u) for _, u in pairs), dtype=np.int64)  # user * n + row, in place
+    at = 0
+    for (_, user_id), (values, lengths) in zip(pairs, runs, strict=True):
+        part = keys[at : at + len(user_id)]
+        np.multiply(user_id, n, out=part)
+        part += np.repeat(np.searchsorted(channel_ids, values), lengths)
+        at += len(user_id)
+    del pairs
+    keys.sort()
     first = np.flatnonzero(np.diff(keys, prepend=-1) != 0)
     count = np.diff(first, append=len(keys)).astype(np.int32)
     keys = keys[first]
@@ -147,37 +151,47 @@ def keep_channels(incidence: Incidence, min_chatters: int) -> Incidence:
     return Incidence(incidence.channel_ids[keep], incidence.user_ids[users], days)
 
 
-def weights(incidence: Incidence, weighting: str) -> np.ndarray:
-    """Dense symmetric float64 ``W`` (channels × channels); the diagonal is each channel's own."""
+def upper_weights(incidence: Incidence, weighting: str) -> tuple[np.ndarray, np.ndarray]:
+    """``W`` above the diagonal (dense, channels × channels, zero elsewhere), and its diagonal."""
     matrix = incidence.days
     n, nnz = matrix.shape[0], matrix.nnz
     indices, data = matrix.indices.astype(np.int64), matrix.data
+    own = np.bincount(indices, weights=data if weighting == "repeat" else None, minlength=n)
     later = np.repeat(matrix.indptr[1:], np.diff(matrix.indptr)) - np.arange(nnz) - 1
-    flat = np.zeros(n * n, dtype=np.float64)
-    active = np.flatnonzero(later >= 1)
-    offset, batch_keys, batch_w = 1, [], []
+    flat: np.ndarray | None = None
+    batch_keys: list[np.ndarray] = []
+    batch_w: list[np.ndarray] = []
 
-    def flush() -> None:
+    def flush(flat: np.ndarray | None) -> np.ndarray | None:
         if batch_keys:
-            keys = np.concatenate(batch_keys)
             w = np.concatenate(batch_w) if weighting == "repeat" else None
-            flat[:] += np.bincount(keys, weights=w, minlength=n * n)
+            counts = np.bincount(np.concatenate(batch_keys), weights=w, minlength=n * n)
+            flat = counts if flat is None else np.add(flat, counts, out=flat)
             batch_keys.clear()
             batch_w.clear()
+        return flat
 
+    active, offset, pending = np.flatnonzero(later >= 1), 1, 0
     while active.size:
         batch_keys.append(indices[active] * n + indices[active + offset])
         if weighting == "repeat":
             batch_w.append(np.minimum(data[active], data[active + offset]))
-        if sum(len(k) for k in batch_keys) >= BINCOUNT_CHUNK:
-            flush()
+        pending += active.size
+        if pending >= BINCOUNT_CHUNK:
+            flat, pending = flush(flat), 0
         offset += 1
         active = active[later[active] >= offset]
-    flush()
-    full = flat.reshape(n, n)
-    full = full + full.T
-    own = data if weighting == "repeat" else np.ones(nnz)
-    full[np.arange(n), np.arange(n)] = np.bincount(indices, weights=own, minlength=n)
+    flat = flush(flat)
+    if flat is None:
+        flat = np.zeros(n * n, dtype=np.float64)
+    return flat.reshape(n, n), own.astype(np.float64)
+
+
+def weights(incidence: Incidence, weighting: str) -> np.ndarray:
+    """Dense symmetric ``W`` (channels × channels); the diagonal is each channel's own weight."""
+    upper, own = upper_weights(incidence, weighting)
+    full = (upper + upper.T).astype(np.float64)
+    full[np.arange(len(own)), np.arange(len(own))] = own
     return full
 
 
@@ -196,22 +210,20 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def backbone(incidence: Incidence, weighting: str, top_k: int, min_shared: int = 1) -> Backbone:
     """Cosine scores of every channel pair and the union of each channel's top k."""
-    w = weights(incidence, weighting)
-    n = w.shape[0]
-    own = np.diag(w).copy()
-    pairs = int(np.count_nonzero(w)) - int(np.count_nonzero(own))
+    upper, own = upper_weights(incidence, weighting)
+    n = len(own)
+    pairs = int(np.count_nonzero(upper))
     empty = np.zeros(0, np.int64)
     found: list[tuple[np.ndarray, ...]] = [(empty, empty, np.zeros(0), np.zeros(0))]
     for start in range(0, n, BLOCK_ROWS):
-        block = w[start : start + BLOCK_ROWS].copy()
-        rows = np.arange(len(block))
-        block[rows, rows + start] = 0
+        stop = min(start + BLOCK_ROWS, n)
+        block = upper[start:stop] + upper[:, start:stop].T  # rows of the symmetric W
         block[block < min_shared] = 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            scores = np.where(block > 0, block / np.sqrt(own[start + rows, None] * own), 0.0)
+            scores = np.where(block > 0, block / np.sqrt(own[start:stop, None] * own), 0.0)
         r, c = np.nonzero(_top_k(scores, top_k))
         found.append((r + start, c, block[r, c], scores[r, c]))
-    del w
+    del upper
     src, dst, weight, score = (np.concatenate(x) for x in zip(*found, strict=True))
     lo, hi = np.minimum(src, dst), np.maximum(src, dst)
     _, first = np.unique(lo.astype(np.int64) * n + hi, return_index=True)
@@ -220,5 +232,5 @@ def backbone(incidence: Incidence, weighting: str, top_k: int, min_shared: int =
         dst=hi[first].astype(np.int32),
         weight=weight[first].astype(np.float64),
         score=score[first].astype(np.float64),
-        pairs_with_overlap=pairs // 2,
+        pairs_with_overlap=pairs,
     )

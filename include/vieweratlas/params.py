@@ -87,7 +87,7 @@ PARAM_SPECS: dict[str, dict[str, Any]] = {
         "type": "integer",
         "minimum": 1,
         "maximum": 90,
-        "description": "Days of presence (ending on the logical date) the overlap is computed over.",
+        "description": "Days of presence, ending on the logical date, the overlap covers.",
     },
     "weighting": {
         "default": _D.weighting,
@@ -108,7 +108,7 @@ PARAM_SPECS: dict[str, dict[str, Any]] = {
         "default": _D.min_shared,
         "type": "integer",
         "minimum": 1,
-        "description": "Optional raw filter: pairs sharing fewer chatters (weight) are never edges.",
+        "description": "Optional raw filter: pairs with a smaller weight are never edges.",
     },
     "algorithm": {
         "default": _D.algorithm,

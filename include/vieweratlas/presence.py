@@ -29,6 +29,7 @@ from vieweratlas.storage import Lake
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+LOGIN_COLUMNS = ["channel_login", "user_login"]
 
 
 class BadInputError(ValueError):
@@ -84,7 +85,9 @@ def dedupe(table: pa.Table, day: date | str) -> pa.Table:
     grouped = table.group_by(["channel_id", "user_id", "source"]).aggregate(
         [("message_count", "sum")]
     )
-    grouped = grouped.sort_by([("channel_id", "ascending"), ("user_id", "ascending"), ("source", "ascending")])
+    grouped = grouped.sort_by(
+        [("channel_id", "ascending"), ("user_id", "ascending"), ("source", "ascending")]
+    )
     the_day = date.fromisoformat(str(day))
     out = pa.table(
         {
@@ -119,30 +122,38 @@ def build_day(
             log.info("Presence of %s unchanged since it was built; reusing it", day)
             return DayResult(**{**old["result"], "status": "reused"})
 
-    tables, bad = [], []
+    # Logins are reduced per file (channel logins, blocklisted users) and dropped,
+    # so a day of hourly files never holds millions of login strings at once.
+    tables, bad, logins, bots = [], [], {}, {}
+    rows_in = 0
     for key in inputs:
         try:
-            tables.append(read_input(lake, key))
+            table = read_input(lake, key)
         except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
             log.warning("Skipping unreadable input %s: %s", key, exc)
             bad.append(key)
+            continue
+        rows_in += table.num_rows
+        valid = valid_rows(table)
+        for channel, login in channel_logins(valid).items():
+            logins[channel] = max(login, logins.get(channel, login))
+        bots.update(known_bot_ids(valid["user_id"], valid["user_login"]))
+        tables.append(valid.select(["channel_id", "user_id", "source", "message_count"]))
     share = len(bad) / len(inputs) if inputs else 0.0
     if share > max_bad_input_share:
         raise BadInputError(
             f"{len(bad)} of {len(inputs)} input files of {day} are unreadable "
             f"({share:.0%} > {max_bad_input_share:.0%}): {', '.join(bad[:20])}"
         )
-    raw = pa.concat_tables(tables) if tables else read_empty()
-    valid = valid_rows(raw)
+    valid = pa.concat_tables(tables) if tables else read_empty().drop_columns(LOGIN_COLUMNS)
     daily = dedupe(valid, day)
-    bots = known_bot_ids(valid["user_id"], valid["user_login"])
     result = DayResult(
         day=day,
         status="built",
         inputs=len(inputs),
         bad_inputs=bad,
-        rows_in=raw.num_rows,
-        rows_dropped=raw.num_rows - valid.num_rows,
+        rows_in=rows_in,
+        rows_dropped=rows_in - valid.num_rows,
         rows_out=daily.num_rows,
         channels=len(pc.unique(daily["channel_id"])),
         known_bots=len(bots),
@@ -153,8 +164,8 @@ def build_day(
         {
             "version": MANIFEST_VERSION,
             "inputs": inputs,
-            "channels": channel_logins(valid),
-            "known_bots": {str(k): v for k, v in bots.items()},
+            "channels": dict(sorted(logins.items())),
+            "known_bots": {str(k): v for k, v in sorted(bots.items())},
             "result": result.as_dict(),
         },
     )

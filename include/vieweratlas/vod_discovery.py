@@ -163,7 +163,8 @@ def run_plan(store: Lake, settings: Settings, end: datetime | None) -> list[dict
     """``plan_downloads``: one job (VOD id + downloader arguments) per VOD to fetch now."""
     from vieweratlas.helix import helix_from_connection
 
-    end = (end or datetime.now(UTC)).astimezone(UTC)
+    # a plain UTC datetime: Airflow passes pendulum objects, which compare badly with datetime
+    end = datetime.fromtimestamp((end or datetime.now(UTC)).timestamp(), tz=UTC)
     plan = plan_downloads(
         store,
         helix_from_connection(settings.twitch_conn_id),

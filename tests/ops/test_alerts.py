@@ -45,6 +45,15 @@ def test_failure_message_names_dag_task_date_try_error_and_log_link():
     ) in body
 
 
+def test_dag_level_failure_without_a_task_instance():
+    run = SimpleNamespace(dag_id="collector_watchdog", run_id="scheduled__x")
+    subject, body = alerts.failure_message(
+        {"dag_run": run, "reason": "timed_out", "logical_date": WHEN}, SETTINGS
+    )
+    assert subject == "[ViewerAtlas] FAILED collector_watchdog.(dag run)"
+    assert "Error:        timed_out" in body
+
+
 def test_mapped_task_link_and_label():
     subject, body = alerts.failure_message(context(RuntimeError("x"), map_index=7), SETTINGS)
     assert subject.endswith("communities[7]")
@@ -95,37 +104,38 @@ def test_subject_is_sns_safe_for_long_unicode_labels():
     assert subject == "[ViewerAtlas] 2026-11-21: 1 communities, 5 channels"
 
 
-SUMMARY = {
+SUMMARY = {  # the shape publish.build_summary writes to summary.json
     "date": "2026-11-21",
-    "window_days": 7,
-    "channels": 4812,
-    "chatters": 1234567,
+    "params": {"window_days": 7, "algorithm": "leiden"},
+    "counts": {"channels": 4812, "chatters": 1234567, "edges": 9000, "communities": 12},
     "modularity": 0.6123,
-    "communities": [
-        {"label": "Minecraft / en", "channels": 120, "chatters": 9000},
-        {"label": "Just Chatting / es", "channels": 800, "chatters": 310220},
-        {"label": "{{ var.value.secret }}\nSubject: x", "channels": 5, "chatters": 10},
+    "top_communities": [
+        {"community": 1, "label": "Minecraft / en", "channels": 120, "chatters": 9000},
+        {"community": 0, "label": "Just Chatting / es", "channels": 800, "chatters": 310220},
+        {"community": 2, "label": "{{ var.value.secret }}\nSubject: x", "channels": 5},
     ],
-    "outputs": {"map": "s3://b/analysis/latest/map.png", "interactive": "https://x/map.html"},
+    "outputs": {"map_png": "s3://b/analysis/latest/map.png", "map_html": "https://x/map.html"},
 }
 
 
 def test_summary_message_lists_counts_biggest_communities_and_links():
     subject, body = alerts.summary_message(SUMMARY, SETTINGS)
-    assert subject == "[ViewerAtlas] 2026-11-21: 3 communities, 4,812 channels"
+    assert subject == "[ViewerAtlas] 2026-11-21: 12 communities, 4,812 channels"
+    assert "(7-day window)" in body
     assert "Channels analysed:  4,812" in body
     assert "Chatters analysed:  1,234,567" in body
-    assert "Communities found:  3" in body and "Modularity:         0.612" in body
+    assert "Communities found:  12" in body and "Modularity:         0.612" in body
     biggest = body.index("1. Just Chatting / es: 800 channels, 310,220 chatters")
     assert biggest < body.index("2. Minecraft / en: 120 channels")
     assert "{{ var.value.secret }} Subject: x" in body  # literal, one line
-    assert "map: s3://b/analysis/latest/map.png" in body
+    assert "map_png: s3://b/analysis/latest/map.png" in body
     assert "https://airflow.example.org/dags/daily_analysis" in body
 
 
 def test_summary_message_tolerates_a_sparse_summary():
-    subject, body = alerts.summary_message({"communities": 4}, SETTINGS)
+    subject, body = alerts.summary_message({"communities": [{"label": "a"}] * 4}, SETTINGS)
     assert "4 communities" in subject and "Chatters analysed:  ?" in body
+    assert "1. a: ? channels, ? chatters" in body
 
 
 def test_without_a_topic_alerts_are_logged(caplog):
@@ -154,7 +164,7 @@ def test_publish_sends_through_sns_to_subscribers(moto_server, inbox):
     settings = Settings(sns_topic_arn=moto_server.topic_arn)
     assert alerts.publish_summary(SUMMARY, settings) is True
     [note] = inbox.receive(1)
-    assert note["Subject"] == "[ViewerAtlas] 2026-11-21: 3 communities, 4,812 channels"
+    assert note["Subject"] == "[ViewerAtlas] 2026-11-21: 12 communities, 4,812 channels"
     assert "Just Chatting / es" in note["Message"]
 
 

@@ -1,2 +1,0 @@
-def test_fixture(data_root):
-    assert data_root.startswith(("file://", "s3://"))

@@ -1,0 +1,124 @@
+"""compute_layout: shape, range, determinism, and communities as separated groups."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scripts.bench_maps import planted_graph
+
+from vieweratlas.layout import MAX_GROUPS, compute_layout
+from vieweratlas.schema import GRAPH_EDGES, GRAPH_NODES
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return planted_graph(n=1500, m=12000, n_comm=15, seed=3)
+
+
+@pytest.fixture(scope="module")
+def positions(graph):
+    nodes, edges, _ = graph
+    return compute_layout(nodes, edges, seed=7)
+
+
+def nodes_table(community: list[int]) -> pa.Table:
+    n = len(community)
+    return pa.table(
+        {
+            "channel_id": np.arange(n, dtype=np.int64),
+            "login": [f"c{i}" for i in range(n)],
+            "display_name": [None] * n,
+            "community": np.asarray(community, dtype=np.int32),
+            "chatters": np.full(n, 10, dtype=np.int64),
+            "viewers": [None] * n,
+            "game": [None] * n,
+            "language": [None] * n,
+        },
+        schema=GRAPH_NODES,
+    )
+
+
+def edges_table(pairs: list[tuple[int, int]]) -> pa.Table:
+    src = np.array([a for a, _ in pairs], dtype=np.int32)
+    dst = np.array([b for _, b in pairs], dtype=np.int32)
+    k = len(src)
+    return pa.table(
+        {"src": src, "dst": dst, "weight": np.ones(k), "score": np.full(k, 0.5)},
+        schema=GRAPH_EDGES,
+    )
+
+
+def test_shape_dtype_and_range(graph, positions):
+    nodes, _, _ = graph
+    assert positions.shape == (nodes.num_rows, 2)
+    assert positions.dtype == np.float64
+    assert np.isfinite(positions).all()
+    assert positions.min() >= -1.0 and positions.max() <= 1.0
+    assert np.isclose(np.abs(positions).max(), 1.0)  # uses the whole range
+
+
+def test_deterministic_for_a_seed_whatever_the_global_rng_state(graph, positions):
+    nodes, edges, _ = graph
+    random.seed(99)
+    np.random.seed(99)
+    again = compute_layout(nodes, edges, seed=7)
+    assert np.array_equal(again, positions)
+    assert not np.allclose(compute_layout(nodes, edges, seed=8), positions)
+
+
+def test_communities_are_separated_groups(graph, positions):
+    nodes, _, _ = graph
+    community = nodes["community"].to_numpy()
+    ids, counts = np.unique(community, return_counts=True)
+    big = ids[counts >= 3]
+    centres = np.array([positions[community == c].mean(axis=0) for c in big])
+    radii = np.array(
+        [np.sqrt(((positions[community == c] - centres[k]) ** 2).sum(axis=1)).max()
+         for k, c in enumerate(big)]
+    )  # fmt: skip
+    apart = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(axis=2))
+    np.fill_diagonal(apart, np.inf)
+    assert (apart > radii[:, None] + radii[None, :]).all()  # the groups' discs are disjoint
+    member = np.isin(community, big)
+    d = np.sqrt(((positions[:, None, :] - positions[None, :, :]) ** 2).sum(axis=2))
+    same = community[:, None] == community[None, :]
+    assert d[same & member[:, None]].mean() < 0.4 * d[~same].mean()
+
+
+def test_linked_channels_are_closer_than_random_pairs(graph, positions):
+    nodes, edges, _ = graph
+    src, dst = edges["src"].to_numpy(), edges["dst"].to_numpy()
+    linked = np.sqrt(((positions[src] - positions[dst]) ** 2).sum(axis=1)).mean()
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, nodes.num_rows, (2, 5000))
+    random_pairs = np.sqrt(((positions[a] - positions[b]) ** 2).sum(axis=1)).mean()
+    assert linked < 0.6 * random_pairs
+
+
+@pytest.mark.parametrize(
+    ("community", "pairs"),
+    [
+        ([], []),
+        ([0], []),
+        ([5, 5], [(0, 1)]),
+        (list(range(50)), []),  # all singletons: one shared disc
+        ([10**6] * 4 + [3] * 3, [(0, 1), (1, 2), (4, 5)]),  # sparse, large community ids
+    ],
+)
+def test_small_and_degenerate_graphs(community, pairs):
+    pos = compute_layout(nodes_table(community), edges_table(pairs), seed=1)
+    assert pos.shape == (len(community), 2)
+    assert np.isfinite(pos).all()
+    assert np.abs(pos).max(initial=0) <= 1.0
+    if len(community) > 1:
+        assert len(np.unique(pos.round(6), axis=0)) == len(community)  # nobody stacked
+
+
+def test_more_communities_than_discs_share_one():
+    community = [c for c in range(MAX_GROUPS + 30) for _ in range(3)]
+    pos = compute_layout(nodes_table(community), edges_table([]), seed=2)
+    assert pos.shape == (len(community), 2)
+    assert np.isfinite(pos).all()

@@ -1,0 +1,217 @@
+"""Security and consistency properties of infra/vieweratlas.yaml that linters do not check.
+
+cfn-lint (schema) and checkov (security rules) run in `make iac`; these tests pin what
+this project promises: least privilege, no public data, encryption, no hard-coded
+accounts or regions, and names that match the settings the DAGs and scripts use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+import build_mwaa_bundle as bundle
+import deploy_mwaa as deploy
+from vieweratlas.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "infra" / "vieweratlas.yaml"
+# Actions AWS does not scope to resources (or MWAA's documented role needs as "*").
+STAR_RESOURCE_OK = {
+    "ecr:GetAuthorizationToken",
+    "s3:GetAccountPublicAccessBlock",
+    "logs:DescribeLogGroups",
+    "cloudwatch:PutMetricData",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTasks",
+}
+
+
+def plain(node: Any) -> Any:
+    """cfn-lint's nodes as plain dicts and lists."""
+    return json.loads(json.dumps(node, default=str))
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    decoded, problems = decode(str(TEMPLATE_PATH))
+    assert not problems, problems
+    return plain(decoded)
+
+
+def resources(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def statements(template: dict) -> list[tuple[str, dict]]:
+    """Every IAM statement of every role, as (role name, statement)."""
+    found = []
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                found.append((name, statement))
+    return found
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_hard_coded_accounts_or_regions():
+    text = TEMPLATE_PATH.read_text()
+    assert not re.search(r"\b\d{12}\b", text), "use ${AWS::AccountId}"
+    assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-[a-z]+-\d\b", text), "use ${AWS::Region}"
+    assert "arn:aws:" not in text, "use arn:${AWS::Partition}:"
+
+
+def test_buckets_are_private_encrypted_versioned_and_tls_only(template):
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert set(buckets) == {"DataBucket", "MwaaBucket"}
+    policies = resources(template, "AWS::S3::BucketPolicy")
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert set(props["PublicAccessBlockConfiguration"].values()) == {True}, name
+        assert len(props["PublicAccessBlockConfiguration"]) == 4, name
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+        assert props["VersioningConfiguration"]["Status"] == "Enabled", name
+        assert bucket["DeletionPolicy"] == "Retain", name
+        denies = [
+            s
+            for p in policies.values()
+            if p["Properties"]["Bucket"] == {"Ref": name}
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+            if s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        ]
+        assert denies, f"{name} must deny plain HTTP"
+    assert buckets["MwaaBucket"]["Properties"]["BucketName"]["Fn::Sub"].startswith("airflow-")
+
+
+def test_lifecycle_rules_back_up_every_retained_dataset(template):
+    from vieweratlas import lake
+
+    rules = template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    prefixes = [r["Prefix"]["Fn::Sub"] for r in rules if "Prefix" in r]
+    retained = [d for d in vars(lake).values() if isinstance(d, lake.Dataset)]
+    retained = [d for d in retained if d.retention_setting]
+    assert len(retained) >= 5
+    for dataset in retained:
+        assert any(f"${{DataPrefix}}/{dataset.prefix}/".startswith(p) for p in prefixes), dataset
+    assert not any("analysis" in p or "state" in p for p in prefixes), "outputs are kept"
+    defaults = {
+        "ExpireRawLiveDays": Settings.retention_raw_live_days,
+        "ExpireRawVodDays": Settings.retention_raw_vod_days,
+        "ExpireCuratedDays": Settings.retention_curated_days,
+        "ExpireChannelsDays": Settings.retention_channels_days,
+    }
+    for parameter, retention in defaults.items():
+        default = int(template["Parameters"][parameter]["Default"])
+        assert default > retention, f"{parameter} must expire after the DAG's {retention} days"
+
+
+def test_no_wildcard_actions_and_star_resources_only_where_unavoidable(template):
+    for role, statement in statements(template):
+        if statement["Effect"] != "Allow":
+            continue
+        actions = as_list(statement["Action"])
+        assert "*" not in actions and not any(a.endswith(":*") for a in actions), role
+        if "*" in as_list(statement.get("Resource", [])):
+            assert set(actions) <= STAR_RESOURCE_OK, (role, actions)
+
+
+def test_pass_role_only_our_task_roles_only_to_ecs(template):
+    passing = [s for _, s in statements(template) if "iam:PassRole" in as_list(s["Action"])]
+    assert len(passing) == 1
+    statement = passing[0]
+    targets = {r["Fn::GetAtt"][0] for r in statement["Resource"]}
+    assert targets == {"VodTaskRole", "TaskExecutionRole"}
+    condition = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+    assert condition == "ecs-tasks.amazonaws.com"
+
+
+def test_run_task_only_our_downloader_in_our_cluster(template):
+    run = [s for _, s in statements(template) if "ecs:RunTask" in as_list(s["Action"])]
+    assert len(run) == 1
+    assert "task-definition/${EnvironmentName}-vod-downloader:*" in run[0]["Resource"]["Fn::Sub"]
+    assert run[0]["Condition"]["ArnEquals"]["ecs:cluster"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+
+
+def test_data_access_stays_under_the_data_prefix(template):
+    for role, statement in statements(template):
+        for resource in as_list(statement.get("Resource", [])):
+            text = json.dumps(resource)
+            if "DataBucket.Arn}/" in text:
+                assert "DataBucket.Arn}/${DataPrefix}/" in text, (role, text)
+    secrets = [s for _, s in statements(template) if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert len(secrets) == 1
+    for resource in secrets[0]["Resource"]:
+        assert ":secret:${SecretsPrefix}/" in resource["Fn::Sub"]
+
+
+def test_mwaa_environment(template):
+    env = template["Resources"]["MwaaEnvironment"]["Properties"]
+    assert template["Parameters"]["AirflowVersion"]["AllowedValues"] == [bundle.AIRFLOW_VERSION]
+    options = env["AirflowConfigurationOptions"]
+    assert options["secrets.backend"].endswith("secrets_manager.SecretsManagerBackend")
+    kwargs = json.loads(
+        options["secrets.backend_kwargs"]["Fn::Sub"].replace("${SecretsPrefix}", "p")
+    )
+    assert kwargs == {"connections_prefix": "p/connections", "variables_prefix": "p/variables"}
+    assert template["Parameters"]["WebserverAccessMode"]["Default"] == "PRIVATE_ONLY"
+    assert (env["DagS3Path"], env["RequirementsS3Path"], env["StartupScriptS3Path"]) == (
+        "dags",
+        "requirements.txt",
+        "startup.sh",
+    )
+    assert all(v["Enabled"] for v in env["LoggingConfiguration"].values())
+
+
+def test_logs_have_retention_and_topic_is_encrypted(template):
+    for name, group in resources(template, "AWS::Logs::LogGroup").items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+    topic = template["Resources"]["AlertsTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"]
+    for repo in resources(template, "AWS::ECR::Repository").values():
+        assert repo["Properties"]["ImageScanningConfiguration"]["ScanOnPush"] is True
+        assert repo["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+
+
+def test_containers_are_private_and_read_only(template):
+    service = template["Resources"]["CollectorService"]["Properties"]
+    vpc = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert vpc["AssignPublicIp"] == "DISABLED"
+    for name, task in resources(template, "AWS::ECS::TaskDefinition").items():
+        for container in task["Properties"]["ContainerDefinitions"]:
+            assert container["ReadonlyRootFilesystem"] is True, name
+            assert not container.get("Privileged"), name
+            names = [e["Name"] for e in container.get("Environment", [])]
+            assert not [n for n in names if re.search("SECRET|PASSWORD|TOKEN", n)], name
+    for group in resources(template, "AWS::EC2::SecurityGroup").values():
+        assert "SecurityGroupIngress" not in group["Properties"]
+
+
+def test_names_match_the_settings_the_dags_use(template):
+    """With the default EnvironmentName the stack matches the settings' defaults."""
+    defaults = Settings()
+    env_name = template["Parameters"]["EnvironmentName"]["Default"]
+    vod = template["Resources"]["VodTaskDefinition"]["Properties"]
+    family = vod["Family"]["Fn::Sub"].replace("${EnvironmentName}", env_name)
+    assert family == defaults.ecs_vod_task_definition
+    container = vod["ContainerDefinitions"][0]
+    assert container["Name"] == defaults.ecs_vod_container
+    assert env_name == defaults.ecs_cluster
+    group = template["Resources"]["VodLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
+    assert group.replace("${EnvironmentName}", env_name) == defaults.ecs_log_group
+    # EcsRunTaskOperator reads streams <prefix>/<task id> with prefix "ecs/<container>".
+    assert container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "ecs"
+
+
+def test_outputs_cover_what_the_deploy_script_reads(template):
+    outputs = set(template["Outputs"])
+    assert set(deploy.OUTPUT_SETTINGS) <= outputs
+    assert {"MwaaBucketName", "MwaaEnvironmentName", "TwitchSecretName"} <= outputs

@@ -1,0 +1,172 @@
+"""End to end against Airflow's own components: trigger, backfill, failure alert by SNS.
+
+A user's view of a deployment: the real ``daily_analysis`` DAG file, triggered
+through the public REST API with non-default params, backfilled over three days
+with ``airflow backfill create``, and a run that fails on purpose whose alert
+must reach the SNS topic (read back through an SQS subscription on the moto
+server). The stack is api-server + scheduler (LocalExecutor) + dag-processor on
+SQLite in a temporary home; see ``airflow_stack.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tests.ops.airflow_stack import AirflowStack, aws_connection, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_ID = "daily_analysis"
+FAIL_DAG_ID = "e2e_fail_on_purpose"
+TODAY = datetime.now(UTC).date()
+TRIGGER_DAY = TODAY - timedelta(days=5)
+BACKFILL_DAYS = [TODAY - timedelta(days=d) for d in (4, 3, 2)]
+SEED_DAYS = 12  # input covers every window the runs above (and a scheduled run) can ask for
+
+# Non-default params a user would set in the trigger form (see vieweratlas.params).
+TRIGGER_CONF = {"window_days": 2, "algorithm": "louvain", "seed": 7, "top_k": 5}
+# Backfills take the DAG's defaults except a short window, to keep CI fast.
+BACKFILL_CONF = {"window_days": 2}
+
+FAIL_DAG = '''
+"""Test-only DAG: fails on purpose so the e2e test can watch the alert arrive."""
+
+from airflow.sdk import dag, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
+
+
+@dag(schedule=None, start_date=START_DATE, catchup=False, default_args=DEFAULT_ARGS,
+     tags=["e2e"], doc_md="Fails on purpose, for the end-to-end test only.")
+def e2e_fail_on_purpose():
+    @task
+    def explode():
+        raise AirflowFailException("planted failure {{ conn.aws_default.password }}\\nline two")
+
+    explode()
+
+
+e2e_fail_on_purpose()
+'''
+
+
+def seed_inputs(data_dir: Path, last_day: date) -> None:
+    """A small synthetic lake (the analysis engineer's generator) ending on ``last_day``."""
+    from vieweratlas.storage import Lake
+
+    if "Placeholder" in (ROOT / "dags" / f"{DAG_ID}.py").read_text():
+        return  # the placeholder DAG needs no input
+    from vieweratlas import synthetic
+
+    spec = synthetic.SyntheticSpec(channels=40, users=1500, communities=4, days=SEED_DAYS)
+    synthetic.write_snapshots(Lake(data_dir.as_uri()), synthetic.generate(spec), last_day, hours=2)
+
+
+def summary_of(data_dir: Path, day: date) -> dict:
+    """The ``summary.json`` the analysis wrote for one logical date."""
+    from vieweratlas.lake import analysis_prefix
+
+    path = data_dir / analysis_prefix(day) / "summary.json"
+    assert path.is_file(), f"no analysis outputs for {day}: {sorted(path.parent.glob('*'))}"
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def stack(tmp_path, moto_server):
+    """A running deployment; stopped (every process) whatever happens in the test."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(ROOT / "dags" / f"{DAG_ID}.py", dags)
+    (dags / f"{FAIL_DAG_ID}.py").write_text(FAIL_DAG)
+    data = tmp_path / "data"
+    port = free_port()
+    env = {
+        "VIEWERATLAS_DATA_ROOT": data.as_uri(),
+        "VIEWERATLAS_SNS_TOPIC_ARN": moto_server.topic_arn,
+        "VIEWERATLAS_LOG_BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(moto_server.endpoint_url),
+    }
+    home = tmp_path / "airflow"
+    home.mkdir()
+    deployment = AirflowStack(home, dags, port, env)
+    deployment.data = data
+    try:
+        deployment.start()
+        seed_inputs(data, TODAY)
+        deployment.mark("components started")
+        deployment.wait_ready()
+        deployment.mark("API ready")
+        yield deployment
+    finally:
+        deployment.stop()
+        deployment.mark("stopped")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+@pytest.mark.timeout(420)
+def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
+    stack.wait_dags([DAG_ID, FAIL_DAG_ID])
+    stack.unpause(DAG_ID)
+    stack.unpause(FAIL_DAG_ID)
+
+    # 1. A user backfills three days from the CLI (started first: the CLI is slow to start) ...
+    backfill_cli = stack.cli_in_background(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        BACKFILL_DAYS[0].isoformat(),
+        "--to-date",
+        f"{BACKFILL_DAYS[-1]}T23:59:00",
+        "--max-active-runs",
+        "3",
+        "--dag-run-conf",
+        json.dumps(BACKFILL_CONF),
+    )
+    # 2. ... and triggers the analysis from the UI with non-default params.
+    run_id = stack.trigger(DAG_ID, f"{TRIGGER_DAY}T00:00:00Z", TRIGGER_CONF)
+    fail_id = stack.trigger(FAIL_DAG_ID, None)
+    backfill_cli.result(timeout=180)
+    stack.mark("triggered and backfill created")
+    [failed] = stack.wait_runs(FAIL_DAG_ID, [fail_id], 1, timeout=180, fail_fast=False)
+    stack.mark("failing run finished")
+    assert failed["state"] == "failed"
+    [triggered] = stack.wait_runs(DAG_ID, [run_id], 1, timeout=240)
+    assert triggered["state"] == "success", stack.task_states(DAG_ID, run_id)
+    assert triggered["conf"] == TRIGGER_CONF
+    stack.mark("triggered run finished")
+    backfill = [r for r in stack.runs(DAG_ID) if r["run_type"] == "backfill"]
+    assert len(backfill) == 3
+    done = stack.wait_runs(DAG_ID, [r["dag_run_id"] for r in backfill], 3, timeout=240)
+    assert {r["state"] for r in done} == {"success"}, [
+        stack.task_states(DAG_ID, r["dag_run_id"]) for r in done
+    ]
+    stack.mark("backfill finished")
+    assert sorted(r["logical_date"][:10] for r in done) == [d.isoformat() for d in BACKFILL_DAYS]
+
+    # 3. Every date has its own outputs in the lake, made with that run's params.
+    for day in [TRIGGER_DAY, *BACKFILL_DAYS]:
+        summary = summary_of(stack.data, day)
+        assert summary["date"] == day.isoformat()
+        assert summary["counts"]["communities"] >= 2, summary["counts"]
+    trigger_summary = json.dumps(summary_of(stack.data, TRIGGER_DAY))
+    assert '"algorithm": "louvain"' in trigger_summary, trigger_summary[:500]
+
+    # 4. The failure and the run summaries reached the topic: subscribers got emails.
+    notes = inbox.receive(5, timeout=60)
+    subjects = [m["Subject"] for m in notes]
+    assert any(s.startswith(f"[ViewerAtlas] {TRIGGER_DAY}: ") for s in subjects), subjects
+    alerts = [m for m in notes if FAIL_DAG_ID in m["Subject"]]
+    assert alerts, "no failure alert arrived on the SNS topic"
+    message = alerts[0]["Message"]
+    assert alerts[0]["Subject"] == f"[ViewerAtlas] FAILED {FAIL_DAG_ID}.explode"
+    assert "Try:          1" in message
+    assert "AirflowFailException: planted failure {{ conn.aws_default.password }}" in message
+    assert "line two" not in message
+    assert f"{stack.base_url}/dags/{FAIL_DAG_ID}/runs/" in message
