@@ -6,15 +6,30 @@ FROM astrocrpublic.azurecr.io/runtime:3.3-6
 # The library is imported as `vieweratlas` from include/, as on MWAA and in tests.
 ENV PYTHONPATH=/usr/local/airflow/include
 
-# TwitchDownloaderCLI for VOD chat downloads in local mode (VIEWERATLAS_DOWNLOAD_MODE=local).
-# A self-contained .NET binary; invariant globalization spares it the ICU libraries.
+# TwitchDownloaderCLI for VOD chat downloads in local mode (VIEWERATLAS_DOWNLOAD_MODE=local),
+# the release docker/vod-downloader.Dockerfile bundles. Set the sha256 of
+# TwitchDownloaderCLI-<version>-Linux-x64.zip to install it; left empty, the CLI is not
+# installed and local VOD downloads exit 4 ("CLI missing"). Nothing unverified is installed.
 ARG TWITCH_DOWNLOADER_VERSION=1.56.5
+ARG TWITCH_DOWNLOADER_SHA256=
 ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 \
     VIEWERATLAS_DOWNLOADER_CLI=/usr/local/bin/TwitchDownloaderCLI
 USER root
-RUN python -c "import io, sys, urllib.request, zipfile; \
-url = 'https://github.com/lay295/TwitchDownloader/releases/download/{0}/TwitchDownloaderCLI-{0}-Linux-x64.zip'.format(sys.argv[1]); \
-zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url, timeout=120).read())).extract('TwitchDownloaderCLI', '/usr/local/bin')" \
-      "${TWITCH_DOWNLOADER_VERSION}" \
- && chmod 0755 /usr/local/bin/TwitchDownloaderCLI
+RUN python - <<'PY'
+import hashlib, os, urllib.request, zipfile
+version, expected = os.environ["TWITCH_DOWNLOADER_VERSION"], os.environ["TWITCH_DOWNLOADER_SHA256"]
+if not expected:
+    print("TWITCH_DOWNLOADER_SHA256 not set: TwitchDownloaderCLI not installed")
+    raise SystemExit(0)
+asset = f"TwitchDownloaderCLI-{version}-Linux-x64.zip"
+url = f"https://github.com/lay295/TwitchDownloader/releases/download/{version}/{asset}"
+path, _ = urllib.request.urlretrieve(url)
+actual = hashlib.sha256(open(path, "rb").read()).hexdigest()
+if actual != expected.lower():
+    raise SystemExit(f"{asset}: sha256 {actual} is not TWITCH_DOWNLOADER_SHA256 {expected}")
+zipfile.ZipFile(path).extract("TwitchDownloaderCLI", "/usr/local/bin")
+os.chmod("/usr/local/bin/TwitchDownloaderCLI", 0o755)
+os.remove(path)
+PY
+
 USER astro

@@ -53,7 +53,7 @@ def retention_cleanup():
         from vieweratlas.airflow_glue import open_lake, runtime_settings
 
         settings = runtime_settings()
-        dry_run = bool(params["dry_run"]) if dag_run.run_type == "manual" else False
+        dry_run = retention.is_dry_run(dag_run.run_type, params["dry_run"])
         try:
             report = retention.run(
                 open_lake(settings),

@@ -113,13 +113,13 @@ def vod_discovery():
         downloads = download_chat.expand(job=jobs)
 
     @task(trigger_rule="all_done", outlets=[VOD_PRESENCE_ASSET])
-    def record_outcomes(jobs: list[dict]) -> dict:
+    def record_outcomes(jobs: list[dict] | None) -> dict:
         """Fold every planned VOD's outcome into the ledger, whatever the downloads did."""
         from vieweratlas.airflow_glue import open_lake, runtime_settings
         from vieweratlas.vod_discovery import run_collect
 
         settings = runtime_settings()
-        return run_collect(open_lake(settings), settings, [job["vod_id"] for job in jobs])
+        return run_collect(open_lake(settings), settings, jobs)
 
     downloads >> record_outcomes(jobs)
 

@@ -3,7 +3,7 @@
 Twitch disconnects an account that sends more than 20 JOINs in 10 seconds.
 The limiter keeps the send times of the last ``limit`` JOINs and makes a
 caller wait until the oldest is older than the window plus a small margin
-(the server clocks a JOIN when it arrives, a little after we send it).
+(10 %: the server clocks a JOIN when it arrives, and arrival delays vary).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class JoinLimiter:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit
         self.window = window
-        self.margin = max(0.05, window * 0.05) if margin is None else margin
+        self.margin = max(0.1, window * 0.1) if margin is None else margin
         self._clock = clock
         self._sent: deque[float] = deque()
         self._lock = asyncio.Lock()

@@ -66,7 +66,11 @@ def _clean(text: object, limit: int) -> str:
 def _subject(text: str) -> str:
     """An SNS subject: printable ASCII only, one line, under 100 characters."""
     ascii_text = unicodedata.normalize("NFKD", _clean(text, 1000))
-    ascii_text = "".join(c if " " <= c <= "~" else "?" for c in ascii_text if c.isprintable())
+    ascii_text = "".join(
+        c if " " <= c <= "~" else "?"
+        for c in ascii_text
+        if c.isprintable() and not unicodedata.combining(c)  # é -> e, not e?
+    )
     ascii_text = " ".join(ascii_text.split()) or "[ViewerAtlas] alert"
     return ascii_text if len(ascii_text) <= SUBJECT_MAX else ascii_text[: SUBJECT_MAX - 3] + "..."
 

@@ -70,6 +70,12 @@ def check_root(root_url: str) -> None:
         raise RetentionRefused(f"data root {root_url!r} is the filesystem root")
 
 
+def is_dry_run(run_type: object, dry_run_param: object) -> bool:
+    """Manual (UI) runs honour the ``dry_run`` param (on by default); scheduled runs delete."""
+    kind = getattr(run_type, "value", run_type)  # the SDK passes an enum whose str() differs
+    return bool(dry_run_param) if kind == "manual" else False
+
+
 def windows(settings: Settings) -> dict[str, int | None]:
     """Days kept per dataset name, from the ``retention_*`` settings (None = kept)."""
     return {

@@ -179,6 +179,13 @@ def run_plan(store: Lake, settings: Settings, end: datetime | None) -> list[dict
     ]
 
 
-def run_collect(store: Lake, settings: Settings, vod_ids: list[str]) -> dict[str, int]:
+def run_collect(
+    store: Lake, settings: Settings, jobs: list[dict[str, Any]] | None
+) -> dict[str, int]:
     """``record_outcomes``: the ledger follows what the downloads did."""
+    if jobs is None:  # plan_downloads failed: there is nothing to record
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("plan_downloads produced no plan; nothing to record")
+    vod_ids = [job["vod_id"] for job in jobs]
     return collect_outcomes(store, vod_ids, datetime.now(UTC), settings.vod_max_attempts)

@@ -27,7 +27,7 @@ from vieweratlas.storage import Lake
 
 DEFAULT_GRACE_MINUTES = 20
 DEFAULT_RETIRED_HOURS = 24
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+-]")
 
 
 def _label(value: object, limit: int) -> str:
@@ -54,7 +54,13 @@ class Heartbeat:
             return f"{who}: unreadable heartbeat {self.key}: {self.error}"
         extra = ", ".join(
             f"{name}={_label(self.fields[name], 40)}"
-            for name in ("connections_up", "channels_joined", "spool_backlog", "last_upload_at")
+            for name in (
+                "connections_up",
+                "channels_joined",
+                "spool_backlog",
+                "upload_failures",
+                "last_upload_at",
+            )
             if name in self.fields
         )
         return f"{who}: last heartbeat {self.age_minutes:.0f} min ago" + (

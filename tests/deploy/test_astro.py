@@ -60,3 +60,11 @@ def test_compose_override_mounts_data_where_the_default_root_points():
     # The default root is <project>/data, and the project is /usr/local/airflow in Astro.
     assert settings_module.PROJECT_ROOT == ROOT
     assert (ROOT / "data").as_uri() == settings_module.DEFAULT_DATA_ROOT
+
+
+def test_local_downloader_cli_is_the_release_the_ecs_image_bundles():
+    astro = (ROOT / "Dockerfile").read_text()
+    ecs = (ROOT / "docker" / "vod-downloader.Dockerfile").read_text()
+    local_version = re.search(r"^ARG TWITCH_DOWNLOADER_VERSION=(\S+)", astro, re.M).group(1)
+    assert local_version == re.search(r"^ARG TD_VERSION=(\S+)", ecs, re.M).group(1)
+    assert "hashlib.sha256" in astro, "the CLI is installed only after a checksum check"

@@ -215,3 +215,21 @@ def test_outputs_cover_what_the_deploy_script_reads(template):
     outputs = set(template["Outputs"])
     assert set(deploy.OUTPUT_SETTINGS) <= outputs
     assert {"MwaaBucketName", "MwaaEnvironmentName", "TwitchSecretName"} <= outputs
+
+
+def test_container_environment_names_are_ones_the_programs_read(template):
+    """A typo in a task definition's environment would be silently ignored: refuse it."""
+    main = (ROOT / "collector" / "vieweratlas_collector" / "main.py").read_text()
+    options = re.findall(r'^\s*\("([a-z-]+)", ', main, re.M)
+    assert "spool-dir" in options
+    collector_env = {"COLLECTOR_" + o.upper().replace("-", "_") for o in options}
+    settings_env = {"VIEWERATLAS_" + f.upper() for f in Settings.__dataclass_fields__}
+    general = {"AWS_DEFAULT_REGION", "TMPDIR", "DOTNET_BUNDLE_EXTRACT_BASE_DIR"}
+    allowed = {
+        "collector": settings_env | collector_env | general,
+        "vod-downloader": settings_env | general,
+    }
+    for task in resources(template, "AWS::ECS::TaskDefinition").values():
+        for container in task["Properties"]["ContainerDefinitions"]:
+            names = {e["Name"] for e in container.get("Environment", [])}
+            assert names <= allowed[container["Name"]], names - allowed[container["Name"]]

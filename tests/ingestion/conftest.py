@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from vieweratlas import lake as keys
+from vieweratlas.schema import CHANNEL_METADATA, from_rows
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 import helix_server
@@ -202,3 +205,54 @@ def clean_env(monkeypatch):
     """No leftover Airflow Variables from the environment."""
     for name in [n for n in os.environ if n.startswith("AIRFLOW_VAR_")]:
         monkeypatch.delenv(name)
+
+
+# -- the VOD world: live channels in the lake, their VODs on the fake Twitch -------------
+
+
+def seed_live_channels(store) -> None:
+    """Hourly channel lists: four channels live in the window, one only before it."""
+
+    def rows(when: datetime, channels: list[tuple[int, str]]):
+        return from_rows(
+            [
+                {"observed_at": when, "rank": i + 1, "channel_id": cid, "login": login}
+                for i, (cid, login) in enumerate(channels)
+            ],
+            CHANNEL_METADATA,
+        )
+
+    inside = END - timedelta(hours=4)  # 2026-11-21T20:00Z
+    live = [(1001, "chan_1"), (1002, "chan_2"), (1003, "chan_3"), (1004, "chan_4")]
+    store.write_parquet(keys.channels_hourly(inside, inside.hour), rows(inside, live))
+    before = END - timedelta(hours=30)
+    store.write_parquet(keys.channels_hourly(before, before.hour), rows(before, [(1009, "gone")]))
+
+
+def seed_videos(fake_twitch) -> None:
+    in_window = "2026-11-21T21:00:00Z"
+    fake_twitch.videos = {
+        "1001": [
+            helix_server.video(MIDNIGHT_VOD, "1001", "chan_1", in_window),
+            helix_server.video(
+                "2999", "4242", "someone_else", in_window
+            ),  # not this channel's: ignored
+        ],
+        "1002": [
+            helix_server.video(UNICODE_VOD, "1002", "chan_2", in_window),
+            helix_server.video("20x2/../1", "1002", "chan_2", in_window),  # hostile id: ignored
+        ],
+        "1003": [helix_server.video(DELETED_VOD, "1003", "chan_3", "2026-11-21T10:00:00Z")],
+        "1004": [helix_server.video(OLD_VOD, "1004", "chan_4", "2026-11-20T12:00:00Z")],  # too old
+        "1009": [
+            helix_server.video("2010", "1009", "gone", in_window)
+        ],  # channel not live in the window
+    }
+
+
+@pytest.fixture
+def vod_world(airflow_db, vod_pool, lake, fake_twitch, fake_cli, clean_env):
+    seed_live_channels(lake)
+    seed_videos(fake_twitch)
+    standard_chats(fake_cli)
+    return lake

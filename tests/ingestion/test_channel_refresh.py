@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from helix_server import stream
+from helix_server import CLIENT_SECRET, stream
 
 from vieweratlas import lake as keys
 from vieweratlas.channel_list import Channel, parse_channel_list, render_channel_list
@@ -29,6 +29,26 @@ def task_states(run) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
+def xcom_values(run) -> list:
+    """Every XCom value the run stored."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id).all()
+        return [row.value for row in rows]
+
+
+def asset_events(name: str) -> int:
+    """How many events the asset called ``name`` has received."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        return query.filter(AssetModel.name == name).count()
+
+
 def hostile_streams(count: int) -> list[dict]:
     streams = [stream(rank) for rank in range(1, count + 1)]
     streams[4] = stream(5, login="../../evil")  # hostile login: dropped
@@ -38,15 +58,17 @@ def hostile_streams(count: int) -> list[dict]:
 
 @pytest.mark.slow
 def test_refresh_writes_hourly_metadata_and_current_list(
-    airflow_db, lake, fake_twitch, clean_env, monkeypatch
+    airflow_db, lake, fake_twitch, clean_env, monkeypatch, capsys, caplog
 ):
     fake_twitch.streams = hostile_streams(230)
     fake_twitch.page_overlap = 2  # a stream repeats across pages
     monkeypatch.setenv("AIRFLOW_VAR_VIEWERATLAS_TOP_CHANNELS", "200")
 
+    events_before = asset_events("vieweratlas_channels_current")
     run = load_dag("channel_refresh", DAG_FILE).test(logical_date=RUN_AT)
 
     assert run.state == "success", task_states(run)
+    assert asset_events("vieweratlas_channels_current") == events_before + 1
     hourly = lake.list(keys.channels_day_prefix(RUN_AT))
     assert len(hourly) == 1 and "/hour=" in hourly[0]
     table = lake.read_parquet(hourly[0])
@@ -63,6 +85,12 @@ def test_refresh_writes_hourly_metadata_and_current_list(
     assert current.source == "helix" and current.rejected == 0
     assert current.logins[:2] == ["chan_1", "chan_2"] and len(current.channels) == 198
     assert len(fake_twitch.seen("/oauth2/token")) == 1
+    # the token and the secret stay out of the task's logs and its XCom result
+    printed = capsys.readouterr()
+    texts = [printed.out, printed.err, caplog.text, str(xcom_values(run))]
+    assert "Fetched a new Twitch app access token" in printed.out + caplog.text
+    for secret in [fake_twitch.tokens[0], CLIENT_SECRET]:
+        assert not [text for text in texts if secret in text]
 
 
 @pytest.mark.slow

@@ -6,59 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helix_server import video
-from test_channel_refresh import load_dag, task_states
+from test_channel_refresh import asset_events, load_dag, task_states
 
-from conftest import DELETED_VOD, END, MIDNIGHT_VOD, OLD_VOD, UNICODE_VOD, standard_chats
+from conftest import DELETED_VOD, END, MIDNIGHT_VOD, UNICODE_VOD
 from vieweratlas import lake as keys
 from vieweratlas import vod_ledger
-from vieweratlas.schema import CHANNEL_METADATA, from_rows
 
 DAG_FILE = Path(__file__).parents[2] / "dags" / "vod_discovery.py"
-
-
-def seed_live_channels(store) -> None:
-    """Hourly channel lists: four channels live in the window, one only before it."""
-
-    def rows(when: datetime, channels: list[tuple[int, str]]):
-        return from_rows(
-            [
-                {"observed_at": when, "rank": i + 1, "channel_id": cid, "login": login}
-                for i, (cid, login) in enumerate(channels)
-            ],
-            CHANNEL_METADATA,
-        )
-
-    inside = END - timedelta(hours=4)  # 2026-11-21T20:00Z
-    live = [(1001, "chan_1"), (1002, "chan_2"), (1003, "chan_3"), (1004, "chan_4")]
-    store.write_parquet(keys.channels_hourly(inside, inside.hour), rows(inside, live))
-    before = END - timedelta(hours=30)
-    store.write_parquet(keys.channels_hourly(before, before.hour), rows(before, [(1009, "gone")]))
-
-
-def seed_videos(fake_twitch) -> None:
-    in_window = "2026-11-21T21:00:00Z"
-    fake_twitch.videos = {
-        "1001": [
-            video(MIDNIGHT_VOD, "1001", "chan_1", in_window),
-            video("2999", "4242", "someone_else", in_window),  # not this channel's: ignored
-        ],
-        "1002": [
-            video(UNICODE_VOD, "1002", "chan_2", in_window),
-            video("20x2/../1", "1002", "chan_2", in_window),  # hostile id: ignored
-        ],
-        "1003": [video(DELETED_VOD, "1003", "chan_3", "2026-11-21T10:00:00Z")],
-        "1004": [video(OLD_VOD, "1004", "chan_4", "2026-11-20T12:00:00Z")],  # too old
-        "1009": [video("2010", "1009", "gone", in_window)],  # channel not live in the window
-    }
-
-
-@pytest.fixture
-def vod_world(airflow_db, vod_pool, lake, fake_twitch, fake_cli, clean_env):
-    seed_live_channels(lake)
-    seed_videos(fake_twitch)
-    standard_chats(fake_cli)
-    return lake
 
 
 def mapped_states(run, task_id: str = "download_chat") -> list[str]:
@@ -70,9 +24,11 @@ def mapped_states(run, task_id: str = "download_chat") -> list[str]:
 def test_local_mode_end_to_end(vod_world, fake_cli, fake_twitch):
     store = vod_world
     dag = load_dag("vod_discovery", DAG_FILE)
+    events_before = asset_events("vieweratlas_vod_presence")
     run = dag.test(logical_date=END)
 
     assert run.state == "success", task_states(run)
+    assert asset_events("vieweratlas_vod_presence") == events_before + 1
     assert mapped_states(run) == ["skipped", "success", "success"]  # the deleted VOD skips
     queried = {r.query["user_id"][0] for r in fake_twitch.seen("/helix/videos")}
     assert queried == {"1001", "1002", "1003", "1004"}
@@ -114,7 +70,7 @@ def test_the_per_run_cap_leaves_the_rest_for_later(vod_world, fake_cli, monkeypa
     second = dag.test(logical_date=END + timedelta(days=1))  # nothing new in that window
     assert mapped_states(second) == ["success"]
     assert vod_ledger.read_ledger(store)[UNICODE_VOD].status == "downloaded"
-    assert [len(fake_cli.calls())] == [3]
+    assert len(fake_cli.calls()) == 3  # every VOD downloaded exactly once over the runs
 
 
 def test_transient_failures_are_retried_up_to_the_limit(tmp_path):

@@ -16,13 +16,14 @@ import time
 
 import pytest
 from test_channel_refresh import load_dag, task_states
-from test_vod_discovery import DAG_FILE, mapped_states, vod_world  # noqa: F401 (fixture)
+from test_vod_discovery import DAG_FILE, mapped_states
 
 from conftest import DELETED_VOD, END, MIDNIGHT_VOD, UNICODE_VOD
 from vieweratlas import lake as keys
 from vieweratlas import vod_ledger
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
+LOG_GROUP = "/va-test/vod-downloader"
 
 
 class FakeFargate(threading.Thread):
@@ -34,6 +35,8 @@ class FakeFargate(threading.Thread):
         self.cluster = cluster
         self.handled: dict[str, dict] = {}  # task arn -> the RunTask it received
         self.exit_codes: dict[str, int] = {}
+        self.outputs: dict[str, str] = {}
+        self.logs = moto.client("logs")
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -43,6 +46,18 @@ class FakeFargate(threading.Thread):
                 if arn not in self.handled:
                     self._run_one(arn)
             time.sleep(0.2)
+
+    def _ship_logs(self, arn: str, output: str) -> None:
+        """What the awslogs driver does: the container's output into its log stream."""
+        group, stream = LOG_GROUP, f"ecs/vod-downloader/{arn.rsplit('/', 1)[-1]}"
+        self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        events = [
+            {"timestamp": int(time.time() * 1000), "message": line}
+            for line in output.splitlines()
+            if line.strip()
+        ] or [{"timestamp": int(time.time() * 1000), "message": "(no output)"}]
+        self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        self.outputs[arn] = output
 
     def _run_one(self, arn: str) -> None:
         from moto.backends import get_backend
@@ -57,11 +72,12 @@ class FakeFargate(threading.Thread):
             check=False,
         )
         self.exit_codes[arn] = done.returncode
+        self._ship_logs(arn, done.stderr.decode(errors="replace"))
         # moto's gap: containers never leave PENDING and always report exit code 0
         backend = get_backend("ecs")[ACCOUNT][REGION]
         for container in backend.tasks[self.cluster][arn].containers:
-            container.last_status = "STOPPED"
-            container.exitCode = done.returncode
+            container.last_status = container.lastStatus = "STOPPED"
+            container.exitCode = container.exit_code = done.returncode
         self.ecs.stop_task(cluster=self.cluster, task=arn, reason="Essential container exited")
 
 
@@ -96,22 +112,28 @@ def ecs_world(moto_server, monkeypatch):
             }
         ],
     )
-    moto_server.client("logs").create_log_group(logGroupName="/va-test/vod-downloader")
+    moto_server.client("logs").create_log_group(logGroupName=LOG_GROUP)
     for name, value in {
         "DOWNLOAD_MODE": "ecs",
         "ECS_CLUSTER": "va-test",
         "ECS_VOD_TASK_DEFINITION": "va-vod-downloader",
         "ECS_SUBNETS": subnet,
         "ECS_SECURITY_GROUPS": group,
-        "ECS_LOG_GROUP": "/va-test/vod-downloader",
+        "ECS_LOG_GROUP": LOG_GROUP,
         "ECS_WAITER_DELAY": "1",
     }.items():
         monkeypatch.setenv(f"VIEWERATLAS_{name}", value)
+    # moto's gap: tasks drift to STOPPED on their own after a few DescribeTasks; keep
+    # them RUNNING until the fake Fargate has run the container and stops them
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
     fargate = FakeFargate(moto_server, "va-test")
     fargate.start()
     yield {"subnet": subnet, "group": group, "fargate": fargate}
     fargate.halt.set()
     fargate.join(timeout=5)
+    state_manager.unset_transition("ecs::task")
 
 
 @pytest.mark.slow
@@ -128,8 +150,8 @@ def test_ecs_mode_runs_one_fargate_task_per_vod(vod_world, ecs_world, data_root,
     run = dag.test(logical_date=END)
 
     assert run.state == "success", task_states(run)
-    assert mapped_states(run) == ["skipped", "success", "success"]  # exit 3 skips
     fargate = ecs_world["fargate"]
+    assert mapped_states(run) == ["skipped", "success", "success"], fargate.outputs
     tasks = list(fargate.handled.values())
     commands = sorted(t["overrides"]["containerOverrides"][0]["command"] for t in tasks)
     assert commands == [

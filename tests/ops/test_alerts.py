@@ -101,6 +101,7 @@ def test_subject_is_sns_safe_for_long_unicode_labels():
     )
     long_subject = alerts._subject("Ünïcödé ☃ " * 30)
     assert long_subject.isascii() and len(long_subject) < 100 and long_subject.endswith("...")
+    assert alerts._subject("[ViewerAtlas] Pokémon ☃") == "[ViewerAtlas] Pokemon ?"
     assert subject == "[ViewerAtlas] 2026-11-21: 1 communities, 5 channels"
 
 

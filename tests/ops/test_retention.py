@@ -118,6 +118,17 @@ def test_refuses_windows_that_delete_today_and_future_runs(lake):
     assert everything(lake) == set(sizes)
 
 
+@pytest.mark.parametrize(
+    ("run_type", "param", "expected"),
+    [("manual", True, True), ("manual", False, False), ("scheduled", True, False)],
+)
+def test_only_manual_runs_are_dry_runs(run_type, param, expected):
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    assert retention.is_dry_run(DagRunType(run_type), param) is expected
+    assert retention.is_dry_run(run_type, param) is expected
+
+
 def test_windows_come_from_settings():
     got = retention.windows(Settings(retention_raw_vod_days=3, retention_curated_days=60))
     assert got == WINDOWS | {"raw_vod": 3, "vod_presence": 60, "daily_presence": 60}

@@ -16,7 +16,7 @@ def beat(lake, collector_id: str, shard: int, age_minutes: float, now: datetime 
         layout.heartbeat(collector_id),
         {
             "collector_id": collector_id,
-            "shard": shard,
+            "shard": f"{shard}/4",  # as the collector writes it: index/count
             "written_at": written.isoformat().replace("+00:00", "Z"),
             "connections_up": 3,
             "channels_joined": 480,
@@ -45,7 +45,7 @@ def test_one_stale_shard_is_named(lake):
     beat(lake, "collector-1", 1, 42)
     snapshot(lake, NOW - timedelta(hours=1))
     result = watchdog.check(lake, NOW, stale_minutes=10)
-    assert result.problems == ["shard 1 (collector-1) stale: last heartbeat 42 min ago"]
+    assert result.problems == ["shard 1/4 (collector-1) stale: last heartbeat 42 min ago"]
 
 
 def test_no_fresh_heartbeat_at_all(lake):
@@ -55,7 +55,7 @@ def test_no_fresh_heartbeat_at_all(lake):
     result = watchdog.check(lake, NOW, stale_minutes=10)
     assert result.problems == [
         "no collector heartbeat in the last 10 min",
-        "shard 0 (collector-0) stale: last heartbeat 11 min ago",
+        "shard 0/4 (collector-0) stale: last heartbeat 11 min ago",
     ]
     assert "old-collector" in result.details()
 
@@ -124,4 +124,4 @@ def test_dag_alerts_naming_the_stale_shard(load_dag, data_root, lake, inbox):
     assert run.get_task_instance("check_collectors").try_number == 1  # no retries
     [alert] = inbox.receive(1)
     assert alert["Subject"] == "[ViewerAtlas] FAILED collector_watchdog.check_collectors"
-    assert "shard 3 (collector-3) stale: last heartbeat 25 min ago" in alert["Message"]
+    assert "shard 3/4 (collector-3) stale: last heartbeat 25 min ago" in alert["Message"]
