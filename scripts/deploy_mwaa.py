@@ -112,7 +112,8 @@ class Deployer:
         for key in keys:
             self._put(key)
         if self.dry_run:
-            line = "s3.list_objects_v2(Bucket=..., Prefix='dags/') then s3.delete_objects"
+            line = f"s3.list_objects_v2(Bucket={self.target.bucket!r}, Prefix='dags/')"
+            line += " then s3.delete_objects"
             print(f"DRY-RUN {line} for keys not in the bundle")
             self.calls.append(line)
             return
