@@ -90,7 +90,6 @@ class ChannelSource:
             if self.static is not None:
                 logins = parse_static(self.static.read_bytes())
             else:
-                self.lake.fs.invalidate_cache()
                 parsed = parse_channel_list(self.lake.read_bytes(CHANNELS_CURRENT))
                 if parsed.rejected:
                     log.warning("invalid channel entries skipped", extra={"count": parsed.rejected})

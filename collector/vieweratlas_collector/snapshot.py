@@ -165,7 +165,6 @@ class Uploader:
         """Fold the lake's copy of the hour (if any) into the part, spooled as ``merged``."""
         key = self.key(item.hour)
         table = pq.read_table(item.path)
-        self.lake.fs.invalidate_cache()
         if self.lake.exists(key):
             table = merge(self.lake.read_parquet(key), table)
         self.spool.put(item.hour, table, part=merged.stem.split("~")[2])
@@ -175,7 +174,6 @@ class Uploader:
         data = path.read_bytes()
         key = self.key(hour)
         self.lake.write_bytes(key, data)
-        self.lake.fs.invalidate_cache()
         if self.lake.size(key) != len(data):
             raise OSError(f"upload of {key} not confirmed (size mismatch)")
         path.unlink()

@@ -72,19 +72,24 @@ class Lake:
 
     def read_bytes(self, key: str) -> bytes:
         """The content of ``key``; raises FileNotFoundError when absent."""
-        return self.fs.cat_file(self.path(key))
+        return self.fs.cat_file(self._fresh(self.path(key)))
+
+    def _fresh(self, path: str) -> str:
+        """Drop fsspec's cached listings for ``path``: other processes write the lake too."""
+        self.fs.invalidate_cache(path)
+        return path
 
     def exists(self, key: str) -> bool:
-        """Whether ``key`` exists."""
-        return self.fs.exists(self.path(key))
+        """Whether ``key`` exists (never answered from a stale listing cache)."""
+        return self.fs.exists(self._fresh(self.path(key)))
 
     def size(self, key: str) -> int:
         """Size of ``key`` in bytes."""
-        return int(self.fs.size(self.path(key)))
+        return int(self.fs.size(self._fresh(self.path(key))))
 
     def list(self, prefix: str) -> list[str]:
         """Keys of all files under ``prefix``, sorted; empty if none."""
-        path = self.path(prefix.rstrip("/") + "/")
+        path = self._fresh(self.path(prefix.rstrip("/") + "/"))
         try:
             found = self.fs.find(path)
         except FileNotFoundError:
@@ -93,7 +98,7 @@ class Lake:
 
     def list_with_sizes(self, prefix: str) -> dict[str, int]:
         """Keys under ``prefix`` with their sizes in bytes."""
-        path = self.path(prefix.rstrip("/") + "/")
+        path = self._fresh(self.path(prefix.rstrip("/") + "/"))
         try:
             found = self.fs.find(path, detail=True)
         except FileNotFoundError:
