@@ -25,7 +25,7 @@ lint: venv
 	$(BIN)/hadolint --config .hadolint.yaml Dockerfile $(wildcard docker/*.Dockerfile)
 
 ## test: lint, IaC checks, then the whole test suite (what .ci/run calls)
-test: lint iac
+test: lint iac compat
 	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 ## demo: synthetic days into ./data, then the real daily_analysis DAG over them

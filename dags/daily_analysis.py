@@ -26,7 +26,12 @@ Logic lives in `vieweratlas.pipeline` and the stage modules it calls.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.0 (MWAA 3.0.6) has it only in core
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
 from vieweratlas.params import PARAM_SPECS
