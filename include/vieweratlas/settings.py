@@ -60,6 +60,7 @@ class Settings:
     retention_curated_days: int = 90
     retention_channels_days: int = 30
     heartbeat_stale_minutes: int = 10
+    analysis_memory_mb: int = 1200  # mw1.small worker: 2 GB shared by up to 5 tasks
 
     @property
     def is_s3(self) -> bool:
