@@ -11,7 +11,8 @@ source) are dropped and counted.
 A day's output is sorted by (channel_id, user_id, source) so the overlap step
 can drop a live+VOD duplicate of one day with a neighbour comparison.
 
-Out of core: each input's footer is checked first (schema, row count), then
+Out of core: the inputs are copied to local disk and each footer is checked
+(schema, row count), then
 DuckDB unions the good files, groups and sorts them within the analysis memory
 budget (``VIEWERATLAS_ANALYSIS_MEMORY_MB``), spilling to local disk, and the
 result is streamed to Parquet in row groups. A page that turns out unreadable
@@ -21,18 +22,18 @@ past a good footer makes every file be probed, and the broken ones skipped.
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vieweratlas import lake as keys
 from vieweratlas.bots import blocklist
-from vieweratlas.duck import connect
+from vieweratlas.duck import connect, local_copies
 from vieweratlas.schema import DAILY_PRESENCE, PRESENCE, SchemaError
 from vieweratlas.settings import load_settings
 from vieweratlas.storage import Lake
@@ -124,18 +125,17 @@ def check_schema(schema: pa.Schema) -> None:
             )
 
 
-def inspect_input(lake: Lake, key: str) -> int:
-    """Rows of one input file, from its footer; raises if unreadable or of the wrong schema."""
-    with lake.fs.open(lake.path(key), "rb") as handle:
-        footer = pq.ParquetFile(handle)
-        check_schema(footer.schema_arrow)
-        return footer.metadata.num_rows
+def inspect_input(path: str) -> int:
+    """Rows of a local input file, from its footer; raises if unreadable or of the wrong schema."""
+    footer = pq.ParquetFile(path)
+    check_schema(footer.schema_arrow)
+    return footer.metadata.num_rows
 
 
-def _readable(con, url: str) -> bool:
+def _readable(con, path: str) -> bool:
     """Whether DuckDB can read every page of one file (after a query failed on the day)."""
     try:
-        con.execute(PROBE_SQL, {"files": [url]})
+        con.execute(PROBE_SQL, {"files": [path]})
     except duckdb.Error:
         return False
     return True
@@ -159,29 +159,26 @@ def build_day(
             return DayResult(**{**old["result"], "status": "reused"})
 
     budget = memory_mb or load_settings().analysis_memory_mb
-    good, bad, rows_in = {}, [], 0
-    for key in inputs:
-        try:
-            rows_in += inspect_input(lake, key)
-            good[key] = lake.url(key)
-        except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
-            log.warning("Skipping unreadable input %s: %s", key, exc)
-            bad.append(key)
-    _check_share(day, bad, inputs, max_bad_input_share)
-    with (
-        tempfile.TemporaryDirectory(prefix="vieweratlas-presence-") as tmp,
-        connect(lake, budget) as con,
-    ):
-        local = str(Path(tmp) / "presence.parquet")
+    bad, rows_in = [], 0
+    with connect(budget) as (con, work):
+        good = {}
+        for key, path in local_copies(lake, list(inputs), work).items():
+            try:
+                rows_in += inspect_input(path)
+                good[key] = path
+            except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
+                log.warning("Skipping unreadable input %s: %s", key, exc)
+                bad.append(key)
+        _check_share(day, bad, inputs, max_bad_input_share)
+        local = str(Path(work) / "presence.parquet")
         try:
             logins, bots, valid_rows, rows_out = _dedupe_to(con, list(good.values()), day, local)
         except duckdb.Error as exc:  # a page past a good footer is broken: find it, skip it
             log.warning("Presence query failed (%s); checking every input", exc)
-            for key in [k for k, url in good.items() if not _readable(con, url)]:
+            for key in [k for k, path in good.items() if not _readable(con, path)]:
                 log.warning("Skipping unreadable input %s", key)
                 bad.append(key)
-                rows_in -= inspect_input(lake, key)
-                del good[key]
+                rows_in -= inspect_input(good.pop(key))
             _check_share(day, sorted(bad), inputs, max_bad_input_share)
             logins, bots, valid_rows, rows_out = _dedupe_to(con, list(good.values()), day, local)
         lake.write_file(keys.daily_presence(day), local)
@@ -245,3 +242,64 @@ def _dedupe_to(con, urls: list[str], day: str, path: str) -> tuple[dict, dict, i
             writer.write_table(pa.Table.from_batches([batch]).cast(DAILY_PRESENCE))
             rows_out += batch.num_rows
     return dict(sorted(logins.items())), bots, valid_rows, rows_out
+
+
+#: Distinct chatters per community over a window, bots removed as the overlap step removes
+#: them (blocklisted ids, and accounts in more than $share of the window's channels).
+AUDIENCE_SQL = """
+WITH pairs AS MATERIALIZED (
+    SELECT DISTINCT channel_id, user_id FROM read_parquet($files)
+), bots AS (
+    SELECT user_id FROM pairs GROUP BY user_id
+    HAVING count(*) > $share * (SELECT count(DISTINCT channel_id) FROM pairs)
+    UNION SELECT unnest($known::BIGINT[])
+), members AS (
+    SELECT unnest($channels::BIGINT[]) AS channel_id, unnest($community::INTEGER[]) AS community
+)
+SELECT community, count(*) AS audience FROM (
+    SELECT DISTINCT m.community, p.user_id
+    FROM pairs p JOIN members m USING (channel_id) ANTI JOIN bots b USING (user_id)
+) GROUP BY community
+"""
+
+
+def known_bots(lake: Lake, days: list[str]) -> list[int]:
+    """Ids of the blocklisted accounts seen on ``days`` (from the presence manifests)."""
+    found: set[int] = set()
+    for day in days:
+        if lake.exists(keys.daily_presence_manifest(day)):
+            manifest = lake.read_json(keys.daily_presence_manifest(day))
+            found.update(int(k) for k in manifest.get("known_bots", {}))
+    return sorted(found)
+
+
+def community_audience(
+    lake: Lake,
+    days: list[str],
+    channel_ids: np.ndarray,
+    community: np.ndarray,
+    bot_share: float | None = None,
+    memory_mb: int | None = None,
+) -> np.ndarray:
+    """Distinct chatters per community (index = community) over the daily presence of ``days``.
+
+    A chatter of several channels of one community counts once, unlike the sum
+    of the channels' chatters. With ``bot_share`` set, blocklisted accounts and
+    accounts in more than that share of the window's channels are left out, as
+    the overlap step leaves them out. Out of core, like :func:`build_day`.
+    """
+    found_days = [keys.daily_presence(d) for d in days if lake.exists(keys.daily_presence(d))]
+    audience = np.zeros(int(community.max()) + 1 if len(community) else 0, np.int64)
+    if not found_days or not len(audience):
+        return audience
+    params = {
+        "share": 1.0 if bot_share is None else bot_share,
+        "known": [] if bot_share is None else known_bots(lake, days),
+        "channels": np.asarray(channel_ids, np.int64).tolist(),
+        "community": np.asarray(community, np.int32).tolist(),
+    }
+    with connect(memory_mb or load_settings().analysis_memory_mb) as (con, work):
+        params["files"] = list(local_copies(lake, found_days, work).values())
+        found = con.sql(AUDIENCE_SQL, params=params).to_arrow_table()
+    audience[found["community"].to_numpy()] = found["audience"].to_numpy()
+    return audience

@@ -57,7 +57,7 @@ class SyntheticSpec:
     vod_share: float = 0.3  # share of rows of a VOD-publishing channel seen on VOD
     lurkers: int = 5  # accounts in ~half the channels (caught by the heuristic)
     seed: int = 0
-    max_visits: int = 0  # cap on channels per user (0 = none)
+    max_visits: int = 0  # if set, channels per user ~ uniform 1..max_visits, else geometric
     audience_ratio: float = 0.0  # largest / smallest channel weight; overrides zipf if > 0
     community_zipf: float = 0.0  # community sizes ~ rank ** -community_zipf (0 = even)
 
@@ -75,8 +75,7 @@ def hard_spec(**overrides) -> SyntheticSpec:
         "in_community": 0.3,
         "audience_ratio": 400_000 / 300,
         "max_visits": 10,
-        "community_zipf": 0.5,
-        "visits": 3.0,
+        "community_zipf": 1.0,
         "repeat": 0.05,
     }
     return SyntheticSpec(**{**knobs, **overrides})
@@ -109,9 +108,10 @@ def _visits(spec: SyntheticSpec, rng: np.random.Generator, weight, planted):
     bounds = np.searchsorted(planted[order], np.arange(spec.communities + 1))
     community_weight = np.diff(cum[bounds])
     home = rng.choice(spec.communities, spec.users, p=community_weight / community_weight.sum())
-    count = rng.geometric(1.0 / spec.visits, spec.users)
     if spec.max_visits:
-        count = np.minimum(count, spec.max_visits)
+        count = rng.integers(1, spec.max_visits + 1, spec.users)
+    else:
+        count = rng.geometric(1.0 / spec.visits, spec.users)
     user = np.repeat(np.arange(spec.users, dtype=np.int64), count)
     inside = rng.random(len(user)) < spec.in_community
     lo = np.where(inside, cum[bounds[home[user]]], 0.0)
