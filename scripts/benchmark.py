@@ -132,9 +132,7 @@ def seeds_method(lake, window, skip_louvain: bool) -> dict:
     clock = time.perf_counter()
     graph = nx.Graph()
     graph.add_nodes_from(range(w.shape[0]))
-    graph.add_weighted_edges_from(
-        zip(src.tolist(), dst.tolist(), upper.data.tolist(), strict=True)
-    )
+    graph.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), upper.data.tolist(), strict=True))
     del w
     out["graph_build"] = time.perf_counter() - clock
     clock = time.perf_counter()
