@@ -97,16 +97,19 @@ def read_window(lake: Lake, days: list[str]) -> tuple[list, dict[str, str], np.n
     return found, logins, np.array(sorted(bots), dtype=np.int64), missing
 
 
-def overlap_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
+def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) -> dict:
     """Bot filter, channel filter, exact pair weights and the backbone.
 
     Writes the work files ``channels`` (+ ``self_weight``, W's diagonal),
     ``pairs`` (every pair >= min_shared, streamed in row groups), ``edges``
-    (backbone) and ``neighbors`` (top neighbours by shared weight).
+    (backbone) and ``neighbors`` (top neighbours by shared weight). With
+    ``settings.overlap_engine == "athena"`` the pair counts come from Athena.
     """
     from vieweratlas.bots import bot_user_mask
     from vieweratlas.overlap import build_incidence, drop_users, keep_channels
 
+    if settings is not None and settings.overlap_engine == "athena":
+        return athena_overlap_step(lake, day, params, settings)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     arrays, logins, known, missing = read_window(lake, window(day, params.window_days))
@@ -201,6 +204,55 @@ def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisPara
     lake.write_parquet(keys.analysis_file(day, "edges.parquet"), kept.table())
     lake.write_parquet(keys.analysis_file(day, "neighbors.parquet"), near.table())
     return kept, written
+
+
+def read_window_meta(lake: Lake, days: list[str]) -> tuple[dict[str, str], np.ndarray, list]:
+    """Channel logins, known bot ids and missing days of the window (manifests only)."""
+    logins, bots, missing = {}, set(), []
+    for day in days:
+        manifest_key = keys.daily_presence_manifest(day)
+        if not lake.exists(manifest_key):
+            missing.append(day)
+            continue
+        manifest = lake.read_json(manifest_key)
+        logins.update(manifest.get("channels", {}))
+        bots.update(int(k) for k in manifest.get("known_bots", {}))
+    return logins, np.array(sorted(bots), dtype=np.int64), missing
+
+
+def athena_overlap_step(lake: Lake, day: str, params: AnalysisParams, settings) -> dict:
+    """The overlap step with pair counts from Athena (``overlap_engine=athena``)."""
+    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+
+    from vieweratlas.athena import athena_overlap
+
+    days = window(day, params.window_days)
+    logins, known, missing = read_window_meta(lake, days)
+    hook = AthenaHook(aws_conn_id=settings.aws_conn_id)
+    counted = athena_overlap(
+        lake,
+        day,
+        days,
+        params,
+        known,
+        logins,
+        hook,
+        settings.athena_database,
+        settings.athena_workgroup,
+    )
+    if counted["channels"] == 0:
+        raise EmptyWindowError(f"no channel with at least {params.min_chatters} chatters")
+    found = backbone_from_pairs(lake, day, params)
+    return {
+        "engine": "athena",
+        "days_missing": missing,
+        "channels": counted["channels"],
+        "pairs": counted["pairs"],
+        "pairs_with_overlap": found["pairs_with_overlap"],
+        "edges": found["edges"],
+        "bots": {"enabled": params.bot_filter, "channel_share": params.bot_channel_share},
+        "seconds": {**counted["seconds"], **found["seconds"]},
+    }
 
 
 def backbone_from_pairs(lake: Lake, day: str, params: AnalysisParams) -> dict:
