@@ -204,6 +204,17 @@ def analysis_file(day: date | datetime | str, name: str) -> str:
     raise ValueError(f"unknown analysis file {name!r}")
 
 
+#: Tables published again under their own prefix, for Athena/Glue (only Parquet there).
+ANALYSIS_TABLES = ("communities", "graph_nodes", "channel_neighbors")
+
+
+def analysis_table(name: str, day: date | datetime | str) -> str:
+    """One published table of ``day`` under ``analysis/tables/<name>/date=D/`` (Glue table)."""
+    if name not in ANALYSIS_TABLES:
+        raise ValueError(f"unknown analysis table {name!r}")
+    return f"analysis/tables/{name}/date={_day(day)}/{name}.parquet"
+
+
 def analysis_latest(name: str) -> str:
     """The ``latest`` copy of one published output."""
     if name not in ANALYSIS_OUTPUTS:

@@ -157,6 +157,12 @@ def publish_step(lake: Lake, day: str, params: AnalysisParams, steps: dict) -> d
     )
     lake.write_parquet(keys.analysis_file(day, "channel_neighbors.parquet"), near)
     lake.write_bytes(keys.analysis_file(day, "channel_neighbors.csv"), to_csv(near))
+    for name, table in (
+        ("communities", communities),
+        ("graph_nodes", nodes),
+        ("channel_neighbors", near),
+    ):
+        lake.write_parquet(keys.analysis_table(name, day), table)  # Glue/Athena tables
     timings["write"] = time.perf_counter() - clock
 
     summary = build_summary(lake, day, params, steps, nodes, edges, communities, timings)
