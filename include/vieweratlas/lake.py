@@ -181,9 +181,18 @@ ANALYSIS_OUTPUTS = (
     "graph_nodes.parquet",
     "graph_edges.parquet",
     "summary.json",
+    "channel_neighbors.parquet",
+    "channel_neighbors.csv",
 )
 #: Intermediate files the analysis tasks hand each other (under ``_work/``).
-ANALYSIS_WORK = ("channels.parquet", "edges.parquet", "membership.parquet", "metadata.parquet")
+ANALYSIS_WORK = (
+    "channels.parquet",
+    "edges.parquet",
+    "membership.parquet",
+    "metadata.parquet",
+    "pairs.parquet",  # every channel pair >= min_shared (overlap.PAIRS), in row groups
+    "neighbors.parquet",  # each channel's top neighbours by shared weight (rows)
+)
 
 
 def analysis_file(day: date | datetime | str, name: str) -> str:
@@ -193,6 +202,17 @@ def analysis_file(day: date | datetime | str, name: str) -> str:
     if name in ANALYSIS_WORK:
         return analysis_prefix(day) + "_work/" + name
     raise ValueError(f"unknown analysis file {name!r}")
+
+
+#: Tables published again under their own prefix, for Athena/Glue (only Parquet there).
+ANALYSIS_TABLES = ("communities", "graph_nodes", "channel_neighbors")
+
+
+def analysis_table(name: str, day: date | datetime | str) -> str:
+    """One published table of ``day`` under ``analysis/tables/<name>/date=D/`` (Glue table)."""
+    if name not in ANALYSIS_TABLES:
+        raise ValueError(f"unknown analysis table {name!r}")
+    return f"analysis/tables/{name}/date={_day(day)}/{name}.parquet"
 
 
 def analysis_latest(name: str) -> str:

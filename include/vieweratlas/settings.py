@@ -61,6 +61,9 @@ class Settings:
     retention_channels_days: int = 30
     heartbeat_stale_minutes: int = 10
     analysis_memory_mb: int = 1200  # mw1.small worker: 2 GB shared by up to 5 tasks
+    overlap_engine: str = "local"  # "athena": pair counts by Athena (docs/scaling.md)
+    athena_database: str = "vieweratlas"
+    athena_workgroup: str = "vieweratlas"
 
     @property
     def is_s3(self) -> bool:
@@ -165,6 +168,9 @@ _PARSERS = {
     "sns_topic_arn": _topic,
     "min_channels_ratio": _ratio,
     "download_mode": _choice("local", "ecs"),
+    "overlap_engine": _choice("local", "athena"),
+    "athena_database": _conn_id,
+    "athena_workgroup": _conn_id,
     "ecs_subnets": _id_list,
     "ecs_security_groups": _id_list,
 }
