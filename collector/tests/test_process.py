@@ -17,7 +17,8 @@ from vieweratlas.storage import Lake
 
 HEARTBEAT_FIELDS = {
     "collector_id", "shard", "written_at", "connections_up", "channels_joined",
-    "channels_parked", "messages_this_hour", "unique_chatters_this_hour",
+    "channels_parked", "channels_unjoinable", "unjoinable", "messages_this_hour",
+    "pairs_since_checkpoint", "last_checkpoint_age_seconds", "lines_per_second",
     "spool_backlog", "last_upload_at", "last_uploaded_key",
 }  # fmt: skip
 
@@ -78,7 +79,7 @@ def test_sigterm_flushes_the_partial_hour_within_10_s(tmp_path, twitch, data_roo
     assert elapsed < 10
     assert snapshot_counts(Lake(data_root)) == {("a_chan", "alice"): 3, ("b_chan", "bob"): 3}
     logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    assert any(entry["msg"] == "snapshot uploaded" for entry in logs)
+    assert any(entry["msg"] == "part uploaded" for entry in logs)
     assert {"ts", "level", "logger", "msg"} <= set(logs[0])
     health = [
         sys.executable,
