@@ -70,6 +70,7 @@ class Collector:
         self.messages_total = 0
         self.last_cut = time.time()  # when the last checkpoint's parts were spooled
         self.started_at = datetime.now(UTC)
+        self.fully_joined_at: datetime | None = None  # last heartbeat with every channel joined
         self.wanted: list[str] = []
         self.pool: Pool | None = None
         self.stop = asyncio.Event()
@@ -150,6 +151,9 @@ class Collector:
         then, lines0, malformed0, failures0 = self._last_beat
         lines, malformed, failures = count("lines"), count("malformed"), self.uploader.failures
         self._last_beat = (now, lines, malformed, failures)
+        joined = pool.channels_joined if pool else 0
+        if self.wanted and joined >= len(self.wanted) - (len(pool.parked) if pool else 0):
+            self.fully_joined_at = datetime.now(UTC)
         return {
             "collector_id": self.id,
             "shard": f"{self.settings.shard.index}/{self.settings.shard.count}",
@@ -160,7 +164,8 @@ class Collector:
             "connections": len(pool.connections) if pool else 0,
             "connections_up": pool.connections_up if pool else 0,
             "channels_wanted": len(self.wanted),
-            "channels_joined": pool.channels_joined if pool else 0,
+            "channels_joined": joined,
+            "fully_joined_at": iso(self.fully_joined_at),
             "channels_parked": len(pool.parked) if pool else 0,
             "channels_unjoinable": len(unjoinable),
             "unjoinable": unjoinable[:UNJOINABLE_LISTED],
