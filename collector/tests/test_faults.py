@@ -249,3 +249,12 @@ def test_throttle_caps_a_flood():
     allowed = [throttle.allow(0.1 * i) for i in range(50)]
     assert allowed.count(True) == 3 and throttle.suppressed == 47
     assert throttle.allow(11.0)  # a new window
+
+
+def test_rejoin_model_uses_the_real_limiter_pace():
+    from vieweratlas_collector.rejoin_model import join_times, time_to_cover
+
+    times = join_times(41, 20, 10.0)
+    assert times[19] == 0 and times[20] == pytest.approx(11.0) and times[40] == pytest.approx(22.0)
+    by_rank = time_to_cover(5000, 1, 1.0, ordered=True)
+    assert by_rank < time_to_cover(5000, 1, 1.0, ordered=False) / 2

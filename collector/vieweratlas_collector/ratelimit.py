@@ -54,6 +54,10 @@ class JoinLimiter:
             return 0.0
         return span - (now - self._sent[0])
 
+    def take(self) -> None:
+        """Record one JOIN sent now (``acquire`` does this once ``delay()`` is 0)."""
+        self._sent.append(self._clock())
+
     @property
     def waiting(self) -> int:
         """Callers waiting for a slot."""
@@ -73,7 +77,7 @@ class JoinLimiter:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), wait)
                 heapq.heappop(self._queue)
-                self._sent.append(self._clock())
+                self.take()
             except BaseException:
                 if entry in self._queue:
                     self._queue.remove(entry)
