@@ -64,6 +64,7 @@ class Settings:
     overlap_engine: str = "local"  # "athena": pair counts by Athena (docs/scaling.md)
     athena_database: str = "vieweratlas"
     athena_workgroup: str = "vieweratlas"
+    collector_min_joined_share: float = 0.9
 
     @property
     def is_s3(self) -> bool:
@@ -83,6 +84,7 @@ UI_OVERRIDABLE = frozenset(
         "retention_curated_days",
         "retention_channels_days",
         "heartbeat_stale_minutes",
+        "collector_min_joined_share",
         "sns_topic_arn",
         "log_base_url",
     }
@@ -167,6 +169,7 @@ _PARSERS = {
     "twitch_conn_id": _conn_id,
     "sns_topic_arn": _topic,
     "min_channels_ratio": _ratio,
+    "collector_min_joined_share": _ratio,
     "download_mode": _choice("local", "ecs"),
     "overlap_engine": _choice("local", "athena"),
     "athena_database": _conn_id,
