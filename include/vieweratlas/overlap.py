@@ -36,7 +36,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 #: A row block's product holds at most this many cells (bounds the block's memory).
-BLOCK_CELLS = 1 << 22
+BLOCK_CELLS = 1 << 20
 #: Sort/compaction chunk of the incidence build (bounds int64 temporaries).
 CHUNK = 1 << 22
 #: Neighbours listed per channel in ``channel_neighbors``.
@@ -324,19 +324,29 @@ def _at_least(matrix: sp.csc_matrix, t: int) -> sp.csc_matrix:
 
 
 def weight_blocks(incidence: Incidence, weighting: str) -> Iterable[tuple[int, sp.csr_matrix]]:
-    """(first row, rows of the symmetric ``W``) block by block; the diagonal included."""
+    """(first row, rows of the symmetric ``W``) block by block; the diagonal included.
+
+    Blocks are cut so that each product holds about ``BLOCK_CELLS`` entries at
+    most (bounded per row by min(channels, its pair incidences)), so memory
+    stays flat whatever the channel count and small channels share a block.
+    """
     n = incidence.days.shape[0]
     levels = _levels(incidence, weighting)
-    step = max(1, min(n, BLOCK_CELLS // max(n, 1)))
-    for start in range(0, n, step):
+    if n == 0:
+        return
+    per_user = np.diff(incidence.days.indptr).astype(np.int64)
+    bound = np.minimum(levels[0][0] @ per_user, n)
+    cum = np.cumsum(bound)
+    cuts = np.searchsorted(cum, np.arange(BLOCK_CELLS, cum[-1], BLOCK_CELLS), side="right")
+    edges = np.unique(np.concatenate([[0], cuts, [n]]))
+    for start, stop in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         block = None
         for channel_rows, users_rows in levels:
-            part = channel_rows[start : start + step] @ users_rows
+            part = channel_rows[start:stop] @ users_rows
             block = part if block is None else block + part
-        if block is not None:
-            block = block.tocsr()
-            block.sort_indices()  # pairs come out ordered by (src, dst)
-            yield start, block
+        block = block.tocsr()
+        block.sort_indices()  # pairs come out ordered by (src, dst)
+        yield start, block
 
 
 def weights(incidence: Incidence, weighting: str) -> sp.csr_matrix:
