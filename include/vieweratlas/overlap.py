@@ -36,7 +36,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 #: A row block's product holds at most this many cells (bounds the block's memory).
-BLOCK_CELLS = 1 << 23
+BLOCK_CELLS = 1 << 20
 #: Sort/compaction chunk of the incidence build (bounds int64 temporaries).
 CHUNK = 1 << 22
 #: Neighbours listed per channel in ``channel_neighbors``.
@@ -62,23 +62,6 @@ NEIGHBOR_ROWS = pa.schema(
     metadata={"vieweratlas.schema": "neighbor_rows/1"},
 )
 """The ``neighbors`` work file: each channel's top neighbours by shared weight (rows)."""
-
-
-@dataclass
-class DayPresence:
-    """One day's distinct (channel, user) pairs: channel ids run-length coded, users int64."""
-
-    channels: np.ndarray  # int64: channel id of each run
-    lengths: np.ndarray  # int64: rows in each run
-    users: np.ndarray  # int64: user id of each row (sorted within a run)
-
-    @classmethod
-    def of(cls, channel_id: np.ndarray, user_id: np.ndarray) -> DayPresence:
-        channel_id, user_id = distinct_day_pairs(
-            np.asarray(channel_id, np.int64), np.asarray(user_id, np.int64)
-        )
-        starts = np.flatnonzero(np.diff(channel_id, prepend=-1) != 0)
-        return cls(channel_id[starts], np.diff(starts, append=len(channel_id)), user_id)
 
 
 @dataclass
@@ -159,55 +142,129 @@ def distinct_day_pairs(channel_id: np.ndarray, user_id: np.ndarray) -> tuple[np.
     return channel_id[keep], user_id[keep]
 
 
-def build_incidence(days: list) -> Incidence:
-    """The window's matrix from its days (``DayPresence`` or (channel_id, user_id) arrays).
+class PresenceBuffer:
+    """The window's distinct (channel, user) pairs, day by day, in one int64 buffer.
 
-    The list is consumed (emptied) so each day's arrays are freed once keyed.
+    User ids go into one preallocated array (later turned into sort keys in
+    place); channel ids are kept as runs. A day arrives in sorted batches
+    (``add``, as daily presence is written sorted by channel then user) or
+    whole (``add_day``, sorted here).
     """
-    days[:] = [d if isinstance(d, DayPresence) else DayPresence.of(*d) for d in days]
+
+    def __init__(self, capacity: int) -> None:
+        self.users = np.empty(capacity, dtype=np.int64)
+        self.size = 0
+        self.channels: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self._last = (-1, -1)
+        self._mark = (0, 0)
+
+    def start_day(self) -> None:
+        self._last = (-1, -1)
+        self._mark = (self.size, len(self.channels))
+
+    def rollback_day(self) -> None:
+        """Forget what ``add`` took of the current day (it turned out unsorted)."""
+        self.size = self._mark[0]
+        del self.channels[self._mark[1] :], self.lengths[self._mark[1] :]
+        self._last = (-1, -1)
+
+    def add(self, channel_id: np.ndarray, user_id: np.ndarray) -> bool:
+        """Append a sorted batch of the current day; False (nothing taken) if unsorted."""
+        if len(channel_id) == 0:
+            return True
+        c0, u0 = int(channel_id[0]), int(user_id[0])
+        if (c0, u0) < self._last:
+            return False
+        dch, du = np.diff(channel_id), np.diff(user_id)
+        if not bool(np.all((dch > 0) | ((dch == 0) & (du >= 0)))):
+            return False
+        keep = np.empty(len(channel_id), dtype=bool)
+        keep[0] = (c0, u0) != self._last
+        np.logical_or(dch != 0, du != 0, out=keep[1:])
+        self._last = (int(channel_id[-1]), int(user_id[-1]))
+        self._append(channel_id[keep], user_id[keep])
+        return True
+
+    def add_day(self, channel_id: np.ndarray, user_id: np.ndarray) -> None:
+        """Append a whole day in any order (sorted and de-duplicated here)."""
+        self.start_day()
+        self._append(*distinct_day_pairs(np.asarray(channel_id), np.asarray(user_id)))
+
+    def _append(self, channel_id: np.ndarray, user_id: np.ndarray) -> None:
+        if self.size + len(user_id) > len(self.users):
+            grown = np.empty(max(2 * len(self.users), self.size + len(user_id)), np.int64)
+            grown[: self.size] = self.users[: self.size]
+            self.users = grown
+        self.users[self.size : self.size + len(user_id)] = user_id
+        self.size += len(user_id)
+        starts = np.flatnonzero(np.diff(channel_id, prepend=channel_id[:1] - 1) != 0)
+        self.channels.append(np.asarray(channel_id[starts], np.int64))
+        self.lengths.append(np.diff(starts, append=len(channel_id)))
+
+
+def build_incidence(days) -> Incidence:
+    """The window's matrix from a ``PresenceBuffer`` or a list of (channel_id, user_id) days.
+
+    The buffer is consumed: its user ids become (user, channel row) keys in place.
+    """
+    if isinstance(days, PresenceBuffer):
+        window = days
+    else:
+        window = PresenceBuffer(sum(len(u) for _, u in days))
+        for channel_id, user_id in days:
+            window.add_day(np.asarray(channel_id, np.int64), np.asarray(user_id, np.int64))
     empty = np.zeros(0, np.int64)
-    channel_ids = np.unique(np.concatenate([d.channels for d in days] + [empty]))
+    channel_ids = np.unique(np.concatenate([*window.channels, empty]))
     n = max(len(channel_ids), 1)
-    if any(len(d.users) and d.users.max() >= np.iinfo(np.int64).max // n for d in days):
+    total = window.size
+    keys = window.users[:total]
+    window.users = empty
+    if total and keys.max() >= np.iinfo(np.int64).max // n:
         raise ValueError("user ids too large to key (user, channel) pairs")
-    keys = np.empty(sum(len(d.users) for d in days), dtype=np.int64)  # user * n + row
     at = 0
-    while days:
-        day = days.pop(0)
-        part = keys[at : at + len(day.users)]
-        np.multiply(day.users, n, out=part)
-        part += np.repeat(np.searchsorted(channel_ids, day.channels), day.lengths)
-        at += len(day.users)
-        del day, part
+    for values, lengths in zip(window.channels, window.lengths, strict=True):
+        rows = np.repeat(np.searchsorted(channel_ids, values), lengths)
+        part = keys[at : at + len(rows)]
+        part *= n
+        part += rows
+        at += len(rows)
+    window.channels, window.lengths = [], []
     keys.sort()
-    total = len(keys)
-    new = np.empty(total, dtype=bool)
-    if total:
+    count = np.empty(total, dtype=np.int16)  # days seen (<= window days), compacted below
+    unique = 0
+    lo = 0
+    while lo < total:  # chunks end where a key changes: runs never straddle two chunks
+        hi = min(lo + CHUNK, total)
+        while hi < total and keys[hi] == keys[hi - 1]:
+            hi += 1
+        chunk = keys[lo:hi]
+        new = np.empty(len(chunk), dtype=bool)
         new[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    del new
-    count = np.empty(len(starts), dtype=np.int16)  # days seen (<= window days)
-    rows = np.empty(len(starts), dtype=np.int32)
-    new_user = np.empty(len(starts), dtype=bool)
+        np.not_equal(chunk[1:], chunk[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        m = len(first)
+        count[unique : unique + m] = np.diff(first, append=len(chunk))
+        keys[unique : unique + m] = chunk[first]  # in place: the write stays behind the reads
+        unique += m
+        lo = hi
+    count = count[:unique].copy()
+    keys = keys[:unique]
+    rows = np.empty(unique, dtype=np.int32)
+    new_user = np.empty(unique, dtype=bool)
     previous = -1
-    for lo in range(0, len(starts), CHUNK):  # chunked: no full-length int64 temporaries
-        at = starts[lo : lo + CHUNK]
-        nxt = starts[lo + 1 : lo + CHUNK + 1]
-        count[lo : lo + len(at)] = np.append(nxt, total)[: len(at)] - at
-        user, row = np.divmod(keys[at], n)
-        rows[lo : lo + len(at)] = row
+    for lo in range(0, unique, CHUNK):
+        user, row = np.divmod(keys[lo : lo + CHUNK], n)
+        rows[lo : lo + len(row)] = row
         new_user[lo] = user[0] != previous
-        new_user[lo + 1 : lo + len(at)] = user[1:] != user[:-1]
+        np.not_equal(user[1:], user[:-1], out=new_user[lo + 1 : lo + len(row)])
         previous = user[-1]
-        keys[lo : lo + len(at)] = user  # in place: the write stays behind the reads
-    del starts
     col_start = np.flatnonzero(new_user)
     del new_user
-    user_ids = keys[col_start].copy()
+    user_ids = keys[col_start] // n
     del keys
-    index = np.int32 if len(rows) < np.iinfo(np.int32).max else np.int64
-    indptr = np.append(col_start, len(rows)).astype(index)
+    index = np.int32 if unique < np.iinfo(np.int32).max else np.int64
+    indptr = np.append(col_start, unique).astype(index)
     matrix = sp.csc_matrix((count, rows, indptr), shape=(len(channel_ids), len(col_start)))
     return Incidence(channel_ids, user_ids, matrix)
 
@@ -267,19 +324,29 @@ def _at_least(matrix: sp.csc_matrix, t: int) -> sp.csc_matrix:
 
 
 def weight_blocks(incidence: Incidence, weighting: str) -> Iterable[tuple[int, sp.csr_matrix]]:
-    """(first row, rows of the symmetric ``W``) block by block; the diagonal included."""
+    """(first row, rows of the symmetric ``W``) block by block; the diagonal included.
+
+    Blocks are cut so that each product holds about ``BLOCK_CELLS`` entries at
+    most (bounded per row by min(channels, its pair incidences)), so memory
+    stays flat whatever the channel count and small channels share a block.
+    """
     n = incidence.days.shape[0]
     levels = _levels(incidence, weighting)
-    step = max(1, min(n, BLOCK_CELLS // max(n, 1)))
-    for start in range(0, n, step):
+    if n == 0:
+        return
+    per_user = np.diff(incidence.days.indptr).astype(np.int64)
+    bound = np.minimum(levels[0][0] @ per_user, n)
+    cum = np.cumsum(bound)
+    cuts = np.searchsorted(cum, np.arange(BLOCK_CELLS, cum[-1], BLOCK_CELLS), side="right")
+    edges = np.unique(np.concatenate([[0], cuts, [n]]))
+    for start, stop in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         block = None
         for channel_rows, users_rows in levels:
-            part = channel_rows[start : start + step] @ users_rows
+            part = channel_rows[start:stop] @ users_rows
             block = part if block is None else block + part
-        if block is not None:
-            block = block.tocsr()
-            block.sort_indices()  # pairs come out ordered by (src, dst)
-            yield start, block
+        block = block.tocsr()
+        block.sort_indices()  # pairs come out ordered by (src, dst)
+        yield start, block
 
 
 def weights(incidence: Incidence, weighting: str) -> sp.csr_matrix:

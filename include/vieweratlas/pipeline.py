@@ -71,30 +71,28 @@ def presence_step(lake: Lake, day: str, logical_day: str, params: AnalysisParams
     return {**result, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def read_window(lake: Lake, days: list[str]) -> tuple[list, dict[str, str], np.ndarray, list]:
-    """Per-day distinct (channel, user) pairs (``DayPresence``), logins, bot ids, missing days.
+def read_window(lake: Lake, days: list[str]) -> tuple:
+    """The window's distinct (channel, user) pairs (``PresenceBuffer``), logins, bots, missing.
 
-    Each day is read and compacted on its own (channel ids run-length coded), so
-    the window never holds two int64 columns of every presence row at once.
+    Each day streams in row-group batches (daily presence is written sorted), so
+    the window is held once, as one int64 array of user ids plus channel runs.
     """
-    from vieweratlas.overlap import DayPresence
+    from vieweratlas.overlap import PresenceBuffer
 
-    found, logins, bots, missing = [], {}, set(), []
-    for day in days:
-        if not lake.exists(keys.daily_presence(day)):
-            missing.append(day)
-            continue
-        table = lake.read_parquet(keys.daily_presence(day), columns=["channel_id", "user_id"])
-        channel_id = table["channel_id"].to_numpy()
-        user_id = table["user_id"].to_numpy()
-        del table
-        found.append(DayPresence.of(channel_id, user_id))
-        del channel_id, user_id
-        manifest_key = keys.daily_presence_manifest(day)
-        manifest = lake.read_json(manifest_key) if lake.exists(manifest_key) else {}
-        logins.update(manifest.get("channels", {}))
-        bots.update(int(k) for k in manifest.get("known_bots", {}))
-    return found, logins, np.array(sorted(bots), dtype=np.int64), missing
+    logins, known, missing = read_window_meta(lake, days)
+    present = [d for d in days if d not in missing]
+    files = {d: lake.parquet_file(keys.daily_presence(d)) for d in present}
+    found = PresenceBuffer(sum(f.metadata.num_rows for f in files.values()))
+    for day, file in files.items():
+        found.start_day()
+        columns = ["channel_id", "user_id"]
+        for batch in file.iter_batches(batch_size=1 << 20, columns=columns):
+            if not found.add(batch.column(0).to_numpy(), batch.column(1).to_numpy()):
+                found.rollback_day()
+                table = lake.read_parquet(keys.daily_presence(day), columns=columns)
+                found.add_day(table["channel_id"].to_numpy(), table["user_id"].to_numpy())
+                break
+    return found, logins, known, missing
 
 
 def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) -> dict:
@@ -113,7 +111,7 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     arrays, logins, known, missing = read_window(lake, window(day, params.window_days))
-    rows = sum(len(d.users) for d in arrays)
+    rows = arrays.size
     timings["read"] = time.perf_counter() - clock
     clock = time.perf_counter()
     incidence = build_incidence(arrays)
@@ -211,8 +209,9 @@ def read_window_meta(lake: Lake, days: list[str]) -> tuple[dict[str, str], np.nd
     logins, bots, missing = {}, set(), []
     for day in days:
         manifest_key = keys.daily_presence_manifest(day)
-        if not lake.exists(manifest_key):
+        if not lake.exists(keys.daily_presence(day)):
             missing.append(day)
+        if not lake.exists(manifest_key):
             continue
         manifest = lake.read_json(manifest_key)
         logins.update(manifest.get("channels", {}))

@@ -133,3 +133,41 @@ def test_backbone_from_pairs_file_equals_inline(weighting, tmp_path, monkeypatch
     assert again["edges"] == step["edges"]
     assert lake.read_parquet(keys.analysis_file("2026-03-03", "edges.parquet")).equals(edges)
     assert lake.read_parquet(keys.analysis_file("2026-03-03", "neighbors.parquet")).equals(near)
+
+
+def test_presence_buffer_streams_sorted_batches_and_rejects_unsorted():
+    window = overlap.PresenceBuffer(2)  # grows as needed
+    window.start_day()
+    assert window.add(np.array([10, 10, 20]), np.array([1, 2, 5]))
+    assert window.add(np.array([20, 20, 30]), np.array([5, 6, 1]))  # (20, 5) again: once
+    assert not window.add(np.array([30, 10]), np.array([2, 1]))  # unsorted: not taken
+    assert not window.add(np.array([5]), np.array([1]))  # before the previous batch
+    window.start_day()
+    assert window.add(np.array([10]), np.array([1]))  # another day: counted again
+    inc = overlap.build_incidence(window)
+    assert inc.channel_ids.tolist() == [10, 20, 30]
+    assert inc.user_ids.tolist() == [1, 2, 5, 6]
+    assert inc.days.toarray().tolist() == [[2, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0]]
+
+
+def test_read_window_sorts_an_unsorted_day(tmp_path):
+    from vieweratlas.schema import DAILY_PRESENCE
+    from vieweratlas.storage import Lake
+
+    lake = Lake(tmp_path.as_uri())
+    rows = {"channel_id": [30, 10, 10, 30, 20], "user_id": [4, 1, 1, 4, 2]}
+    table = pa.table(
+        {
+            "date": pa.array([date(2026, 3, 3)] * 5, pa.date32()),
+            **rows,
+            "source": ["live", "live", "vod", "vod", "live"],
+            "message_count": pa.array([1] * 5, pa.int32()),
+        },
+        schema=DAILY_PRESENCE,
+    )
+    lake.write_parquet(keys.daily_presence("2026-03-03"), table)
+    window, _, _, missing = pipeline.read_window(lake, ["2026-03-02", "2026-03-03"])
+    assert missing == ["2026-03-02"]
+    inc = overlap.build_incidence(window)
+    assert inc.channel_ids.tolist() == [10, 20, 30]
+    assert inc.days.toarray().tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
