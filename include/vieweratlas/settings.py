@@ -60,11 +60,11 @@ class Settings:
     retention_curated_days: int = 90
     retention_channels_days: int = 30
     heartbeat_stale_minutes: int = 10
-    analysis_memory_mb: int = 1200  # mw1.small worker: 2 GB shared by up to 5 tasks
+    collector_min_joined_share: float = 0.9
     overlap_engine: str = "local"  # "athena": pair counts by Athena (docs/scaling.md)
     athena_database: str = "vieweratlas"
     athena_workgroup: str = "vieweratlas"
-    collector_min_joined_share: float = 0.9
+    analysis_memory_mb: int = 1200  # mw1.small worker: 2 GB shared by up to 5 tasks
 
     @property
     def is_s3(self) -> bool:
