@@ -47,6 +47,7 @@ class Browser:
 
     def __init__(self, profile: Path) -> None:
         assert CHROMIUM, "chromium not installed"
+        self.failure_shot = profile.with_name("failure.png")
         self.proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,

@@ -47,6 +47,13 @@ DRAWN = (
     "  if (px[i + 3] && !(px[i] > 240 && px[i + 1] > 240 && px[i + 2] > 240)) ink++; }"
     " return ink > 500 ? [n, ink, d.location.pathname] : null; })()"
 )
+
+
+def drawn_in(frame: str) -> str:
+    """JS: [channels, inked pixels, path] once the map in ``frame`` has drawn, else null."""
+    return DRAWN.replace("{doc}", f"{frame}?.contentDocument")
+
+
 IFRAME = "document.querySelector('iframe[title=\"{title}\"]')"
 
 
@@ -159,7 +166,7 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
     with Browser(tmp_path / "profile") as browser:
         # Log in through the UI's own login form.
         browser.goto(f"{stack.base_url}/auth/login?next=/dags/{links.DAG_ID}")
-        browser.wait("document.querySelector('input[name=username]')", what="login form")
+        browser.wait("!!document.querySelector('input[name=username]')", what="login form")
         browser.type_into("input[name=username]", "analyst")
         browser.type_into("input[name=password]", "analyst-pw")
         browser.click("document.querySelector('button[type=submit]')", "sign-in button")
@@ -171,7 +178,7 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
             "Map tab",
         )
         frame = IFRAME.format(title="Map")
-        drawn = browser.wait(DRAWN.format(doc=f"{frame}?.contentDocument"), what="map in DAG tab")
+        drawn = browser.wait(drawn_in(frame), what="map in DAG tab")
         assert drawn[2] == "/vieweratlas/latest/map.html"
         assert drawn[0] == stack.summaries[LATEST]["counts"]["channels"]
         browser.screenshot(shots / "dag_tab.png")
@@ -183,7 +190,7 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
             "Twitch map nav entry",
         )
         nav = IFRAME.format(title="Twitch map")
-        browser.wait(f"{nav}?.contentDocument?.querySelector('table')", what="index page")
+        browser.wait(f"!!{nav}?.contentDocument?.querySelector('table')", what="index page")
         listed = browser.js(
             f"[...{nav}.contentDocument.querySelectorAll('td a')].map(a => a.textContent)"
         )
@@ -192,7 +199,7 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
         browser.js(
             f"{nav}.contentDocument.querySelector('a[href$=\"/dates/{DAY}/map.html\"]').click()"
         )
-        drawn = browser.wait(DRAWN.format(doc=f"{nav}?.contentDocument"), what="map from index")
+        drawn = browser.wait(drawn_in(nav), what="map from index")
         assert drawn[2] == f"/vieweratlas/dates/{DAY}/map.html"
 
         # The run's page has its own "Map" tab: that run's date.
@@ -201,7 +208,7 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
             "[...document.querySelectorAll('a,button')].find(e => e.textContent.trim() === 'Map')",
             "run Map tab",
         )
-        drawn = browser.wait(DRAWN.format(doc=f"{frame}?.contentDocument"), what="map in run tab")
+        drawn = browser.wait(drawn_in(frame), what="map in run tab")
         assert drawn[2] == f"/vieweratlas/dates/{DAY}/map.html"
         assert drawn[0] == stack.summaries[DAY]["counts"]["channels"]
         browser.screenshot(shots / "run_tab.png")
