@@ -118,3 +118,16 @@ def test_run_summary_is_logged_at_info_with_the_map_link(caplog):
     caplog.clear()
     alerts.publish("failure", "body", Settings())
     assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_publish_extra_link_opens_the_run_map_tab_only_on_publish():
+    from airflow import plugins_manager
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+    found = plugins_manager.get_global_operator_extra_links()
+    [link] = [x for x in found if x.name == "Twitch map"]
+    run_id = "scheduled__2026-05-01T00:30:00+00:00"
+    publish = TaskInstanceKey("daily_analysis", "publish", run_id, 1, -1)
+    assert link.get_link(None, ti_key=publish) == run_tab_path(run_id)
+    for other in [("daily_analysis", "overlap"), ("channel_refresh", "publish")]:
+        assert link.get_link(None, ti_key=TaskInstanceKey(*other, run_id, 1, -1)) == ""
