@@ -67,7 +67,8 @@ PAGE_CSP = (
 STYLE = (
     "body{font:15px/1.45 system-ui,sans-serif;margin:1.2em;color:#1b1f24}"
     "table{border-collapse:collapse}td,th{padding:.3em .7em;border-bottom:1px solid #ddd;"
-    "text-align:left;vertical-align:top}a{color:#0b62c4}.muted{color:#666}"
+    "text-align:left;vertical-align:top}td:first-child{white-space:nowrap}"
+    "a{color:#0b62c4}.muted{color:#666}"
     "img{max-width:min(100%,720px);border:1px solid #ddd}"
 )
 
