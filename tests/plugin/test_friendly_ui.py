@@ -108,16 +108,33 @@ def test_asset_extra_carries_the_map_path_and_figures():
     )
 
 
-def test_run_summary_is_logged_at_info_with_the_map_link(caplog):
-    caplog.set_level(logging.INFO, logger="vieweratlas.alerts")
-    summary = {"date": "2026-05-01", "counts": {"channels": 3, "communities": 1}}
-    assert alerts.publish_summary(summary, Settings(log_base_url="https://af.example")) is False
-    [record] = caplog.records
-    assert record.levelno == logging.INFO and "ALERT" not in record.getMessage()
-    assert "https://af.example" + date_file_path("2026-05-01") in record.getMessage()
-    caplog.clear()
-    alerts.publish("failure", "body", Settings())
-    assert caplog.records[0].levelno == logging.WARNING
+class Records(logging.Handler):
+    """Collects the records of one logger (whatever Airflow did to the root logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_run_summary_is_logged_at_info_with_the_map_link():
+    logger, seen = logging.getLogger("vieweratlas.alerts"), Records()
+    logger.addHandler(seen)
+    level, logger.level = logger.level, logging.DEBUG
+    try:
+        summary = {"date": "2026-05-01", "counts": {"channels": 3, "communities": 1}}
+        settings = Settings(log_base_url="https://af.example")
+        assert alerts.publish_summary(summary, settings) is False
+        [record] = seen.records
+        assert record.levelno == logging.INFO and "ALERT" not in record.getMessage()
+        assert "https://af.example" + date_file_path("2026-05-01") in record.getMessage()
+        alerts.publish("failure", "body", Settings())
+        assert seen.records[1].levelno == logging.WARNING
+    finally:
+        logger.removeHandler(seen)
+        logger.setLevel(level)
 
 
 def test_publish_extra_link_opens_the_run_map_tab_only_on_publish():
