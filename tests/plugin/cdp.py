@@ -137,6 +137,15 @@ class Browser:
                 clickCount=1,
             )  # fmt: skip
 
+    def click_until(self, expression: str, arrived: str, what: str = "", tries: int = 4) -> None:
+        """Click until the JS condition ``arrived`` holds (the UI may re-render under the mouse)."""
+        for _ in range(tries):
+            self.click(expression, what)
+            with contextlib.suppress(BrowserError):
+                self.wait(arrived, timeout=15, what=what)
+                return
+        self.wait(arrived, timeout=1, what=what)
+
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))

@@ -173,8 +173,9 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
         browser.wait(f"location.pathname === '/dags/{links.DAG_ID}'", what="DAG page")
 
         # The DAG page's "Map" tab shows the latest map, drawn.
-        browser.click(
+        browser.click_until(
             "[...document.querySelectorAll('a,button')].find(e => e.textContent.trim() === 'Map')",
+            f"location.pathname.endsWith('/plugin/{links.DAG_TAB_ROUTE}')",
             "Map tab",
         )
         frame = IFRAME.format(title="Map")
@@ -184,9 +185,10 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
         browser.screenshot(shots / "dag_tab.png")
 
         # The navigation entry opens the index; its first date link opens that map.
-        browser.click(
+        browser.click_until(
             "[...document.querySelectorAll('nav a, nav button, a')]"
             ".find(e => e.textContent.trim() === 'Twitch map')",
+            f"location.pathname.endsWith('/plugin/{links.NAV_ROUTE}')",
             "Twitch map nav entry",
         )
         nav = IFRAME.format(title="Twitch map")
@@ -204,8 +206,9 @@ def test_map_one_click_from_the_airflow_ui(stack, tmp_path):
 
         # The run's page has its own "Map" tab: that run's date.
         browser.goto(f"{stack.base_url}/dags/{links.DAG_ID}/runs/{quote(run_id, safe='')}")
-        browser.click(
+        browser.click_until(
             "[...document.querySelectorAll('a,button')].find(e => e.textContent.trim() === 'Map')",
+            f"location.pathname.endsWith('/plugin/{links.RUN_TAB_ROUTE}')",
             "run Map tab",
         )
         drawn = browser.wait(drawn_in(frame), what="map in run tab")
