@@ -35,6 +35,7 @@ goes out): a Helix hiccup must not shrink the collector's world.
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["vieweratlas", "ingestion", "twitch"],
+    description="The top live Twitch channels (Helix) for the chat collector to watch.",
     doc_md=DOC,
 )
 def channel_refresh():

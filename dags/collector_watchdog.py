@@ -31,6 +31,7 @@ than a day counts as a retired collector and only matters if none is fresh.
     dagrun_timeout=timedelta(minutes=20),
     default_args=DEFAULT_ARGS,
     tags=["vieweratlas", "ops", "collector"],
+    description="Every 30 min: alert when a chat collector's heartbeat is stale.",
     doc_md=DOC,
 )
 def collector_watchdog():

@@ -4,8 +4,16 @@
 Runs at 00:30 UTC for the day that just ended (the logical date), over a window
 of `window_days` days ending on it, and can be backfilled for any past date
 (`airflow backfill create --dag-id daily_analysis ...`): every step writes keys
-derived from the logical date only, so a re-run rewrites the same outputs.
+derived from the analysed date only, so a re-run rewrites the same outputs.
+**Manual runs:** a logical date on a day that was not over when the run was
+created (the trigger form's default, "now") analyses the day before, the last
+complete day; pick an earlier logical date to map that day. Every parameter is
+optional (empty = the default shown).
 
+**The map:** *Twitch map* in the navigation lists every analysed date; the
+*Map* tab here opens the latest map and the *Map* tab of a run that run's map.
+
+0. **list_window_days**: the window's dates (no I/O).
 1. **daily_presence** (one mapped task per window day): live snapshots and VOD
    presence unioned into one chatter list per channel, source and day. The
    logical date is always rebuilt; earlier days only when their input files
@@ -18,8 +26,9 @@ derived from the logical date only, so a re-run rewrites the same outputs.
 4. **labels**: dominant game and language per community (viewer-weighted).
 5. **publish**: PNG and HTML maps, Gephi CSVs, tables and `summary.json` under
    `analysis/daily/date=YYYY-MM-DD/`, copied to `analysis/latest/`; emits the
-   `vieweratlas_analysis` asset.
-6. **notify**: a short summary to the SNS topic (or the log).
+   `vieweratlas_analysis` asset (its event's extra: the map's URL path and the
+   headline figures). Its *Twitch map* extra link opens the run's map.
+6. **notify**: a short summary to the SNS topic (or the task log, at INFO).
 
 Logic lives in `vieweratlas.pipeline` and the stage modules it calls.
 """
@@ -49,14 +58,16 @@ ANALYSIS = Asset(name="vieweratlas_analysis")
     default_args=DEFAULT_ARGS,
     params={name: Param(**spec) for name, spec in PARAM_SPECS.items()},
     tags=["vieweratlas", "analysis"],
+    description="Nightly Twitch community map: chat overlap, communities, PNG + HTML map.",
     doc_md=__doc__,
 )
 def daily_analysis():
     @task
-    def plan(**context) -> list[str]:
-        from vieweratlas.pipeline import task_inputs, window
+    def list_window_days(**context) -> list[str]:
+        from vieweratlas.params import AnalysisParams, analysis_day, window
 
-        _, day, params = task_inputs(context)
+        params = AnalysisParams.from_mapping(context["params"])
+        day = analysis_day(context.get("logical_date"), context["dag_run"].run_after)
         return window(day, params.window_days)
 
     @task
@@ -92,6 +103,7 @@ def daily_analysis():
 
     @task(outlets=[ANALYSIS])
     def publish(presence, overlap_stats, community_stats, label_stats, **context) -> dict:
+        from vieweratlas.links import asset_extra
         from vieweratlas.pipeline import task_inputs
         from vieweratlas.publish import publish_step
 
@@ -102,7 +114,9 @@ def daily_analysis():
             "communities": community_stats,
             "labels": label_stats,
         }
-        return publish_step(lake, day, params, steps)
+        summary = publish_step(lake, day, params, steps)
+        context["outlet_events"][ANALYSIS].extra = asset_extra(summary)
+        return summary
 
     @task
     def notify(summary: dict) -> bool:
@@ -110,7 +124,7 @@ def daily_analysis():
 
         return publish_summary(summary)
 
-    presence = daily_presence.expand(day=plan())
+    presence = daily_presence.expand(day=list_window_days())
     found_overlap = overlap(presence)
     found = communities(found_overlap)
     labelled = labels(found)

@@ -33,13 +33,15 @@ root, a window would delete today's partitions, or the run is dated in the futur
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["vieweratlas", "ops"],
+    description="Daily: delete lake partitions older than their retention window.",
     doc_md=DOC,
     params={
         "dry_run": Param(
             True,
             type="boolean",
             title="Dry run",
-            description="Manual runs: only list what would be deleted. Scheduled runs delete.",
+            description_md="Manual runs: only **list** what would be deleted. Scheduled runs "
+            "always delete.",
         ),
     },
 )

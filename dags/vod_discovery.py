@@ -54,6 +54,7 @@ def _ecs_overrides(job: dict) -> dict:
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["vieweratlas", "ingestion", "twitch", "vod"],
+    description="Find new VODs of the watched channels and download their chat.",
     doc_md=DOC,
 )
 def vod_discovery():

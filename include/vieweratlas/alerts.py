@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
+from vieweratlas.links import date_file_path
 from vieweratlas.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ _SECRETS = (
         r"\1\2***",
     ),
 )
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SUBJECT_MAX = 99  # SNS: ASCII, no line breaks, under 100 characters
 BODY_MAX = 20_000  # far below SNS's 256 KB, readable in a mail client
 TOP_COMMUNITIES = 5
@@ -200,12 +202,17 @@ def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str
     if links:
         lines += ["", "Outputs:"]
         lines += [f"  {_clean(name, 40)}: {_clean(url, 500)}" for name, url in links.items()]
-    lines += ["", f"Airflow: {settings.log_base_url.rstrip('/')}/dags/daily_analysis"]
+    base = settings.log_base_url.rstrip("/")
+    if isinstance(summary.get("date"), str) and _DAY.match(summary["date"]):
+        lines += ["", f"Map: {base}{date_file_path(summary['date'])}"]
+    lines += ["", f"Airflow: {base}/dags/daily_analysis"]
     return subject, "\n".join(lines)
 
 
-def publish(subject: str, body: str, settings: Settings | None = None) -> bool:
-    """Send a message to the SNS topic, or log it when none is configured.
+def publish(
+    subject: str, body: str, settings: Settings | None = None, level: int = logging.WARNING
+) -> bool:
+    """Send a message to the SNS topic, or log it at ``level`` when none is configured.
 
     Returns True when it went to SNS. The subject is made SNS-safe (ASCII, one
     line, under 100 characters) and the body capped at ``BODY_MAX`` characters.
@@ -214,7 +221,8 @@ def publish(subject: str, body: str, settings: Settings | None = None) -> bool:
     subject = _subject(subject)
     body = body if len(body) <= BODY_MAX else body[: BODY_MAX - 20] + "\n… (truncated)"
     if not settings.sns_topic_arn:
-        log.warning("ALERT (no SNS topic configured)\n%s\n%s", subject, body)
+        label = "ALERT" if level >= logging.WARNING else "Message"
+        log.log(level, "%s (no SNS topic configured)\n%s\n%s", label, subject, body)
         return False
     from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
@@ -230,9 +238,9 @@ def publish(subject: str, body: str, settings: Settings | None = None) -> bool:
 
 
 def publish_summary(summary: Mapping[str, Any], settings: Settings | None = None) -> bool:
-    """Build the run summary from ``summary.json``'s dict and publish it."""
+    """Build the run summary from ``summary.json``'s dict and publish it (logged at INFO)."""
     settings = settings or _settings()
-    return publish(*summary_message(summary, settings), settings=settings)
+    return publish(*summary_message(summary, settings), settings=settings, level=logging.INFO)
 
 
 def on_failure(context: Mapping[str, Any]) -> None:

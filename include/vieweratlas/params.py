@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 WEIGHTINGS = ("unique", "repeat")
@@ -80,86 +81,139 @@ class AnalysisParams:
 
 _D = AnalysisParams()
 
-#: ``Param`` keyword arguments per field (default, JSON-schema type, limits, description).
+
+def _spec(default: Any, kind: str, title: str, description_md: str, **schema: Any) -> dict:
+    """One ``Param``'s keyword arguments: optional in the trigger form (``null`` = default).
+
+    Airflow's form stars a field as required unless its type allows ``null``; every
+    analysis setting has a default, so none is required. ``description_md`` (not
+    ``description``, which the form would show instead) renders as Markdown.
+    """
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return {
+        "default": default,
+        "type": [kind, "null"],
+        "title": title,
+        "description_md": description_md,
+        **schema,
+    }
+
+
+#: ``Param`` keyword arguments per field (default, JSON-schema type, limits, title, help).
+#: Format for additions: ``"name": _spec(default, json_type, title, markdown_help, **limits)``.
 PARAM_SPECS: dict[str, dict[str, Any]] = {
-    "window_days": {
-        "default": _D.window_days,
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 90,
-        "description": "Days of presence, ending on the logical date, the overlap covers.",
-    },
-    "weighting": {
-        "default": _D.weighting,
-        "type": "string",
-        "enum": list(WEIGHTINGS),
-        "description": "Edge weight: `unique` shared chatters, or `repeat` = per shared "
-        "chatter min(days seen in A, days seen in B).",
-    },
-    "top_k": {
-        "default": _D.top_k,
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 500,
-        "description": "Backbone size: each channel keeps its k neighbours with the highest "
-        "cosine overlap (shared / sqrt(|A|·|B|)).",
-    },
-    "min_shared": {
-        "default": _D.min_shared,
-        "type": "integer",
-        "minimum": 1,
-        "description": "Optional raw filter: pairs with a smaller weight are never edges.",
-    },
-    "algorithm": {
-        "default": _D.algorithm,
-        "type": "string",
-        "enum": list(ALGORITHMS),
-        "description": "Community detection: `leiden` (leidenalg) or `louvain` (python-louvain).",
-    },
-    "resolution": {
-        "default": _D.resolution,
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "maximum": 100,
-        "description": "Modularity resolution: higher finds more, smaller communities.",
-    },
-    "seed": {
-        "default": _D.seed,
-        "type": "integer",
-        "minimum": 0,
-        "description": "Random seed of community detection and layout (same seed, same map).",
-    },
-    "min_chatters": {
-        "default": _D.min_chatters,
-        "type": "integer",
-        "minimum": 1,
-        "description": "Channels with fewer unique chatters in the window are left out.",
-    },
-    "bot_filter": {
-        "default": _D.bot_filter,
-        "type": "boolean",
-        "description": "Remove known bot accounts (shipped blocklist) and accounts present "
-        "in more than `bot_channel_share` of the channels.",
-    },
-    "bot_channel_share": {
-        "default": _D.bot_channel_share,
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "maximum": 1,
-        "description": "Bot heuristic: an account in more than this share of channels is a bot.",
-    },
-    "max_bad_input_share": {
-        "default": _D.max_bad_input_share,
-        "type": "number",
-        "minimum": 0,
-        "maximum": 1,
-        "description": "The run fails if more than this share of a day's input files is "
-        "unreadable (they are skipped and listed otherwise).",
-    },
-    "rebuild_presence": {
-        "default": _D.rebuild_presence,
-        "type": "boolean",
-        "description": "Rebuild every day's presence in the window, not only the logical date "
-        "and days whose inputs changed.",
-    },
+    "window_days": _spec(
+        _D.window_days,
+        "integer",
+        "Window (days)",
+        "Days of presence, ending on the analysed date, that the overlap covers.",
+        minimum=1,
+        maximum=90,
+    ),
+    "weighting": _spec(
+        _D.weighting,
+        "string",
+        "Edge weighting",
+        "`unique`: shared chatters. `repeat`: per shared chatter, "
+        "min(days seen in A, days seen in B).",
+        enum=list(WEIGHTINGS),
+    ),
+    "top_k": _spec(
+        _D.top_k,
+        "integer",
+        "Backbone neighbours per channel",
+        "Each channel keeps its *k* neighbours with the highest cosine overlap "
+        "(shared / sqrt(|A|·|B|)).",
+        minimum=1,
+        maximum=500,
+    ),
+    "min_shared": _spec(
+        _D.min_shared,
+        "integer",
+        "Minimum shared weight",
+        "Pairs with a smaller weight are never edges.",
+        minimum=1,
+    ),
+    "algorithm": _spec(
+        _D.algorithm,
+        "string",
+        "Community detection",
+        "`leiden` (leidenalg) or `louvain` (python-louvain).",
+        enum=list(ALGORITHMS),
+    ),
+    "resolution": _spec(
+        _D.resolution,
+        "number",
+        "Resolution",
+        "Modularity resolution: higher finds more, smaller communities.",
+        exclusiveMinimum=0,
+        maximum=100,
+    ),
+    "seed": _spec(
+        _D.seed,
+        "integer",
+        "Random seed",
+        "Seed of community detection and layout: same seed, same map.",
+        minimum=0,
+    ),
+    "min_chatters": _spec(
+        _D.min_chatters,
+        "integer",
+        "Minimum chatters per channel",
+        "Channels with fewer unique chatters in the window are left out.",
+        minimum=1,
+    ),
+    "bot_filter": _spec(
+        _D.bot_filter,
+        "boolean",
+        "Filter bots",
+        "Remove known bot accounts (shipped blocklist) and accounts present in more "
+        "than **Bot channel share** of the channels.",
+    ),
+    "bot_channel_share": _spec(
+        _D.bot_channel_share,
+        "number",
+        "Bot channel share",
+        "An account seen in more than this share of the channels counts as a bot.",
+        exclusiveMinimum=0,
+        maximum=1,
+    ),
+    "max_bad_input_share": _spec(
+        _D.max_bad_input_share,
+        "number",
+        "Tolerated unreadable inputs",
+        "The run fails if more than this share of a day's input files is unreadable "
+        "(fewer are skipped and listed in `summary.json`).",
+        minimum=0,
+        maximum=1,
+    ),
+    "rebuild_presence": _spec(
+        _D.rebuild_presence,
+        "boolean",
+        "Rebuild presence",
+        "Rebuild every day's presence in the window, not only the analysed date and "
+        "days whose inputs changed.",
+    ),
 }
+
+
+def analysis_day(logical_date: datetime | None, run_after: datetime) -> str:
+    """The UTC date (``YYYY-MM-DD``) a run analyses: the last day complete when it was made.
+
+    A scheduled or backfilled run's logical date is a finished day and is analysed
+    as is. A manual run whose logical date falls on a day not over when the run
+    was created (the trigger form's default "now", or no logical date) analyses
+    the day before, so nobody maps half a day by accident. Depends only on the
+    run's own fields, so a re-run analyses the same day.
+    """
+    moment = logical_date or run_after
+    day = moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+    created = run_after.astimezone(UTC).date() if run_after.tzinfo else run_after.date()
+    return (day - timedelta(days=1) if day >= created else day).isoformat()
+
+
+def window(day: date | str, window_days: int) -> list[str]:
+    """The ``window_days`` dates ending on ``day``, oldest first."""
+    last = date.fromisoformat(str(day))
+    return [(last - timedelta(days=i)).isoformat() for i in range(window_days - 1, -1, -1)]

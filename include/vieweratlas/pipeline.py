@@ -13,13 +13,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
 
 from vieweratlas import lake as keys
-from vieweratlas.params import AnalysisParams, ParamsError
+from vieweratlas.params import AnalysisParams, ParamsError, analysis_day, window
 from vieweratlas.presence import BadInputError, build_day
 from vieweratlas.storage import Lake
 
@@ -44,23 +43,17 @@ def fail_fast() -> Iterator[None]:
 
 
 def task_inputs(context: dict) -> tuple[Lake, str, AnalysisParams]:
-    """The lake, the logical date (``YYYY-MM-DD``) and validated params of a task's run.
+    """The lake, the analysed date (``YYYY-MM-DD``) and validated params of a task's run.
 
-    A run without a logical date (a manual trigger can have none) analyses the
-    day it runs after.
+    The analysed date is the logical date's, or the day before when that day was
+    not over when the run was created (see :func:`vieweratlas.params.analysis_day`).
     """
     from vieweratlas.airflow_glue import open_lake, runtime_settings
 
     with fail_fast():
         params = AnalysisParams.from_mapping(context["params"])
-    moment = context.get("logical_date") or context["dag_run"].run_after
-    return open_lake(runtime_settings()), moment.date().isoformat(), params
-
-
-def window(day: date | str, window_days: int) -> list[str]:
-    """The ``window_days`` dates ending on ``day``, oldest first."""
-    last = date.fromisoformat(str(day))
-    return [(last - timedelta(days=i)).isoformat() for i in range(window_days - 1, -1, -1)]
+    day = analysis_day(context.get("logical_date"), context["dag_run"].run_after)
+    return open_lake(runtime_settings()), day, params
 
 
 def presence_step(lake: Lake, day: str, logical_day: str, params: AnalysisParams) -> dict:

@@ -160,3 +160,73 @@ def test_dags_import_from_the_bundle_layout_alone(dist: Path, tmp_path: Path):
     assert all("/vieweratlas/" not in p for p in result["listed"]), result["listed"]
     assert result["library"].startswith(str(dags / "vieweratlas"))
     assert str(ROOT / "include") not in result["sys_path"]
+
+
+# Load plugins the way every Airflow component does, from the unpacked plugins.zip, with
+# only the DAGs folder on PYTHONPATH (what startup.sh exports on MWAA).
+LOAD_PLUGINS = """
+import json, logging, sys
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+from airflow import plugins_manager as pm
+if hasattr(pm, "_get_plugins"):
+    plugins, errors = pm._get_plugins()
+else:  # Airflow 3.0
+    pm.ensure_plugins_loaded()
+    plugins, errors = pm.plugins, pm.import_errors
+print(json.dumps({
+    "errors": {k: str(v)[:500] for k, v in errors.items()},
+    "plugins": {p.name: {"apps": [a["url_prefix"] for a in p.fastapi_apps],
+                         "views": [v["destination"] for v in getattr(p, "external_views", [])],
+                         "links": [link.name for link in p.global_operator_extra_links]}
+                for p in plugins},
+}))
+"""
+COMPAT_PYTHON = ROOT / ".venv-compat" / "bin" / "python"
+
+
+def load_bundle_plugins(python: Path, dist: Path, tmp_path: Path) -> tuple[dict, str]:
+    plugins = tmp_path / "plugins"
+    zipfile.ZipFile(dist / "plugins.zip").extractall(plugins)  # as MWAA unpacks it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIEWERATLAS_")}
+    env.update(
+        PYTHONPATH=str(dist / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dist / "dags"),
+    )
+    proc = subprocess.run(
+        [str(python), "-c", LOAD_PLUGINS],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr + proc.stdout
+
+
+def test_plugins_zip_holds_the_map_plugin(dist: Path):
+    names = sorted(zipfile.ZipFile(dist / "plugins.zip").namelist())
+    assert names == sorted(p.name for p in (ROOT / "plugins").glob("*.py"))
+    assert "vieweratlas_maps.py" in names
+    assert not any(n.startswith("vieweratlas/") for n in names), "the library ships in dags/"
+
+
+@pytest.mark.xdist_group("deploy")
+def test_map_plugin_loads_from_the_bundle(dist: Path, tmp_path: Path):
+    result, _ = load_bundle_plugins(Path(sys.executable), dist, tmp_path)
+    assert result["errors"] == {}
+    assert result["plugins"]["vieweratlas_maps"] == {
+        "apps": ["/vieweratlas"],
+        "views": ["nav", "dag", "dag_run"],
+        "links": ["Twitch map"],
+    }
+
+
+@pytest.mark.xdist_group("deploy")
+@pytest.mark.skipif(not COMPAT_PYTHON.exists(), reason="no .venv-compat (make compat builds it)")
+def test_map_plugin_is_skipped_with_a_reason_on_airflow_3_0(dist: Path, tmp_path: Path):
+    result, stderr = load_bundle_plugins(COMPAT_PYTHON, dist, tmp_path)
+    assert result["errors"] == {}
+    assert result["plugins"]["vieweratlas_maps"] == {"apps": [], "views": [], "links": []}
+    assert "ViewerAtlas map plugin not loaded: requires_access_dag" in stderr
