@@ -66,10 +66,19 @@ def ui_overrides() -> dict[str, str]:
 
 
 def runtime_settings() -> Settings:
-    """Settings from the environment, overridden by the ``vieweratlas_settings`` Variable."""
-    return load_settings(
-        overrides=ui_overrides(), overrides_source=f"Airflow Variable {SETTINGS_VARIABLE}"
-    )
+    """Settings from the environment, overridden by the ``vieweratlas_settings`` Variable.
+
+    A bad value fails the task at once (no retries: only a fix can help), and the
+    failure alert names the variable.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return load_settings(
+            overrides=ui_overrides(), overrides_source=f"Airflow Variable {SETTINGS_VARIABLE}"
+        )
+    except SettingsError as exc:
+        raise AirflowFailException(f"bad setting: {exc}") from exc
 
 
 def open_lake(settings: Settings) -> Lake:

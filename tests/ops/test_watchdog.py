@@ -125,3 +125,49 @@ def test_dag_alerts_naming_the_stale_shard(load_dag, data_root, lake, inbox):
     [alert] = inbox.receive(1)
     assert alert["Subject"] == "[ViewerAtlas] FAILED collector_watchdog.check_collectors"
     assert "shard 3/4 (collector-3) stale: last heartbeat 25 min ago" in alert["Message"]
+
+
+def test_dag_import_errors_are_reported_through_the_alert(
+    load_dag, lake, inbox, tmp_path, monkeypatch
+):
+    """A DAG file that does not import makes check_dag_imports fail, and the alert names it."""
+    import shutil
+
+    from conftest import DAGS, _load_dag
+
+    folder = tmp_path / "dags"
+    shutil.copytree(DAGS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "broken_dag.py").write_text(
+        "from airflow.sdk import dag\n"
+        "raise ValueError('VIEWERATLAS_TOP_CHANNELS must be a whole number')\n"
+    )
+    now = datetime.now(UTC)
+    beat(lake, "collector-0", 0, 0, now=now)
+    for hours in (1, 2):
+        snapshot(lake, now - timedelta(hours=hours))
+    monkeypatch.setattr("conftest.DAGS", folder)
+
+    run = _load_dag("collector_watchdog").test()
+
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"check_collectors": "success", "check_dag_imports": "failed"}
+    [alert] = inbox.receive(1)
+    assert alert["Subject"] == "[ViewerAtlas] FAILED collector_watchdog.check_dag_imports"
+    assert "broken_dag.py: ValueError: VIEWERATLAS_TOP_CHANNELS must be" in alert["Message"]
+
+
+def test_our_dag_folder_has_no_import_errors_whatever_the_settings(monkeypatch):
+    for name, value in {
+        "TOP_CHANNELS": "lots",
+        "CHANNEL_REFRESH_SCHEDULE": "every hour",
+        "VOD_DISCOVERY_SCHEDULE": "61 * * * *",
+        "VOD_DOWNLOAD_CONCURRENCY": "many",
+        "DOWNLOAD_MODE": "k8s",
+        "ECS_SUBNETS": "subnet-1;rm",
+        "DATA_ROOT": "/not/a/url",
+    }.items():
+        monkeypatch.setenv(f"VIEWERATLAS_{name}", value)
+    from conftest import DAGS
+
+    assert watchdog.dag_import_errors(str(DAGS)) == {}
