@@ -18,7 +18,7 @@ last hour whose upload is due (the hour before *now minus 20 minutes*).
 
 The task fails, without retrying, and the failure alert (SNS email) names
 each problem: a shard whose heartbeat is older than
-`vieweratlas_heartbeat_stale_minutes` (default 10), no fresh heartbeat at
+`heartbeat_stale_minutes` (in `vieweratlas_settings`) (default 10), no fresh heartbeat at
 all, an unreadable heartbeat, or a missing hourly snapshot. A heartbeat older
 than a day counts as a retired collector and only matters if none is fresh.
 

@@ -111,3 +111,18 @@ def test_the_settings_variable_overrides_ui_fields():
     overrides = parse_overrides('{"top_channels": 300, "sns_topic_arn": null}')
     assert overrides == {"top_channels": "300", "sns_topic_arn": ""}
     assert load_settings({}, overrides).top_channels == 300
+
+
+def test_readme_table_marks_exactly_the_ui_fields_and_names_the_variable():
+    import re
+    from pathlib import Path
+
+    from vieweratlas.airflow_glue import SETTINGS_VARIABLE
+    from vieweratlas.settings import PREFIX, UI_OVERRIDABLE
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = re.findall(r"^\| `(VIEWERATLAS_\w+)` \| [^|]* \| (.*) \|$", readme, re.M)
+    marked = {name.removeprefix(PREFIX).lower() for name, meaning in rows if "*UI*" in meaning}
+    assert marked == set(UI_OVERRIDABLE)
+    assert f"`{SETTINGS_VARIABLE}`" in readme
+    assert "vieweratlas_<field>" not in readme  # the old one-Variable-per-field scheme

@@ -17,6 +17,7 @@ from cfnlint.decode import decode
 
 import build_mwaa_bundle as bundle
 import deploy_mwaa as deploy
+from vieweratlas.airflow_glue import SETTINGS_VARIABLE
 from vieweratlas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +162,17 @@ def test_mwaa_environment(template):
     kwargs = json.loads(
         options["secrets.backend_kwargs"]["Fn::Sub"].replace("${SecretsPrefix}", "p")
     )
-    assert kwargs == {"connections_prefix": "p/connections", "variables_prefix": "p/variables"}
+    assert kwargs["connections_prefix"] == "p/connections"
+    assert kwargs["variables_prefix"] == "p/variables"
+    # only our Twitch connection and settings Variable go to Secrets Manager
+    connections, variables = (
+        kwargs["connections_lookup_pattern"],
+        kwargs["variables_lookup_pattern"],
+    )
+    assert re.search(connections, Settings().twitch_conn_id)
+    assert not re.search(connections, Settings().aws_conn_id)
+    assert re.search(variables, SETTINGS_VARIABLE)
+    assert not re.search(variables, "vieweratlas_top_channels")
     assert template["Parameters"]["WebserverAccessMode"]["Default"] == "PRIVATE_ONLY"
     assert (env["DagS3Path"], env["RequirementsS3Path"], env["StartupScriptS3Path"]) == (
         "dags",
