@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from production_env import PRODUCTION_ENV
 
 import build_mwaa_bundle as bundle
-from conftest import PRODUCTION_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p.name for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))

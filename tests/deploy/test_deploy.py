@@ -14,10 +14,10 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
+from production_env import PRODUCTION_ENV
 
 import build_mwaa_bundle as bundle
 import deploy_mwaa as deploy
-from conftest import PRODUCTION_ENV
 
 pytestmark = pytest.mark.xdist_group("deploy")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from vieweratlas import lake as layout
 from vieweratlas import watchdog
 
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 NOW = datetime(2026, 11, 22, 10, 25, tzinfo=UTC)
 
 
@@ -133,7 +135,7 @@ def test_dag_import_errors_are_reported_through_the_alert(
     """A DAG file that does not import makes check_dag_imports fail, and the alert names it."""
     import shutil
 
-    from conftest import DAGS, _load_dag
+    from airflow.dag_processing.dagbag import DagBag
 
     folder = tmp_path / "dags"
     shutil.copytree(DAGS, folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -145,9 +147,10 @@ def test_dag_import_errors_are_reported_through_the_alert(
     beat(lake, "collector-0", 0, 0, now=now)
     for hours in (1, 2):
         snapshot(lake, now - timedelta(hours=hours))
-    monkeypatch.setattr("conftest.DAGS", folder)
+    bag = DagBag(dag_folder=str(folder / "collector_watchdog.py"))
+    assert not bag.import_errors
 
-    run = _load_dag("collector_watchdog").test()
+    run = bag.dags["collector_watchdog"].test()
 
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
@@ -168,6 +171,4 @@ def test_our_dag_folder_has_no_import_errors_whatever_the_settings(monkeypatch):
         "DATA_ROOT": "/not/a/url",
     }.items():
         monkeypatch.setenv(f"VIEWERATLAS_{name}", value)
-    from conftest import DAGS
-
     assert watchdog.dag_import_errors(str(DAGS)) == {}
