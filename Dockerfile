@@ -1,7 +1,8 @@
-# Astro Runtime image for Airflow 3.3.1 (`astro dev start`).
+# Astro Runtime image for Airflow 3.3.1 (`astro dev start`), its Python 3.12 distribution:
+# MWAA runs Python 3.12, and the default tag of a Runtime follows its default Python.
 # Runtime 3.3-2 ships Airflow 3.3.0; 3.3-5 and 3.3-6 ship 3.3.1 (see docs/deployment.md).
-# Its ONBUILD steps install packages.txt (apt) and requirements.txt (pip) and copy the project.
-FROM astrocrpublic.azurecr.io/runtime:3.3-6
+# Its ONBUILD steps install packages.txt (apt) and requirements.txt and copy the project.
+FROM astrocrpublic.azurecr.io/runtime:3.3-6-python-3.12
 
 # The library is imported as `vieweratlas` from include/, as on MWAA and in tests.
 ENV PYTHONPATH=/usr/local/airflow/include

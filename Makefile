@@ -64,13 +64,16 @@ $(COMPAT)/.installed: requirements/compat-3.0.6.txt $(VENV)/.installed
 	  -c requirements/mwaa-constraints-3.0.6-py3.12.txt
 	touch $@
 
-## bundle: dist/ for MWAA (DAGs + library, requirements.txt, startup.sh; ENV_FILE=deploy.env)
+## bundle: dist/ for MWAA (DAGs + library, requirements.txt, startup.sh; ENV_FILE=deploy.env,
+## required: it must hold the production settings, or the build refuses)
 bundle: $(VENV)/.installed
 	$(BIN)/python scripts/build_mwaa_bundle.py $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
-## deploy-dry-run: the S3 and MWAA calls a deploy would make (STACK=<stack name>)
+## deploy-dry-run: offline diff + the S3/MWAA calls a deploy would make
+## (OUTPUTS=<describe-stacks JSON>, DEPLOYED=<the bucket's manifest.json, optional>)
 deploy-dry-run: $(VENV)/.installed
-	$(BIN)/python scripts/deploy_mwaa.py --stack-name $(or $(STACK),vieweratlas) --dry-run
+	$(BIN)/python scripts/deploy_mwaa.py --stack-outputs $(or $(OUTPUTS),outputs.json) --dry-run \
+	  $(if $(DEPLOYED),--deployed-manifest $(DEPLOYED))
 
 clean:
 	rm -rf $(VENV) $(COMPAT) $(CHECKOV) .pytest_cache .ruff_cache

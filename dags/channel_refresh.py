@@ -5,9 +5,8 @@ from __future__ import annotations
 from airflow.sdk import Asset, dag, task
 
 from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
-from vieweratlas.settings import load_settings
+from vieweratlas.settings import dag_setting
 
-SETTINGS = load_settings()
 CURRENT_CHANNELS = Asset(name="vieweratlas_channels_current")  # channels/current.json
 
 DOC = """
@@ -29,7 +28,7 @@ goes out): a Helix hiccup must not shrink the collector's world.
 
 
 @dag(
-    schedule=SETTINGS.channel_refresh_schedule,
+    schedule=dag_setting("channel_refresh_schedule"),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from airflow.sdk import dag, task
 
@@ -17,10 +18,15 @@ last hour whose upload is due (the hour before *now minus 20 minutes*).
 
 The task fails, without retrying, and the failure alert (SNS email) names
 each problem: a shard whose heartbeat is older than
-`vieweratlas_heartbeat_stale_minutes` (default 10), no fresh heartbeat at
+`heartbeat_stale_minutes` (in `vieweratlas_settings`) (default 10), no fresh heartbeat at
 all, an unreadable heartbeat, or a missing hourly snapshot. A heartbeat older
 than a day counts as a retired collector and only matters if none is fresh.
+
+`check_dag_imports` parses every DAG file of this folder, as the DAG processor
+does, and fails (alert) naming each file that does not import: a DAG with an
+import error vanishes from the UI without any other alert.
 """
+DAGS_FOLDER = str(Path(__file__).resolve().parent)
 
 
 @dag(
@@ -59,7 +65,21 @@ def collector_watchdog():
             raise AirflowFailException(f"collector watchdog: {result.summary()}")
         return watchdog.to_dict(result)
 
+    @task(execution_timeout=timedelta(minutes=5))
+    def check_dag_imports(dags_folder: str) -> int:
+        """Fail naming every DAG file that does not import (the alert lists them)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from vieweratlas.watchdog import dag_import_errors
+
+        errors = dag_import_errors(dags_folder)
+        if errors:
+            found = "; ".join(f"{name}: {error}" for name, error in errors.items())
+            raise AirflowFailException(f"DAG import errors: {found}")
+        return 0
+
     check_collectors()
+    check_dag_imports(DAGS_FOLDER)
 
 
 collector_watchdog()

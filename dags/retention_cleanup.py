@@ -11,7 +11,7 @@ DOC = """
 
 Deletes objects in the data lake that are older than their dataset's window,
 judged by the `date=` partition in the key (never by object timestamps):
-raw live snapshots (`vieweratlas_retention_raw_live_days`, default 30), raw
+raw live snapshots (`retention_raw_live_days` (in `vieweratlas_settings`), default 30), raw
 VOD chat (`..._raw_vod_days`, 7), curated presence (`..._curated_days`, 90)
 and hourly channel lists (`..._channels_days`, 30). Analysis outputs are kept.
 Windows are settings: environment variables, or Airflow Variables from the UI.

@@ -7,10 +7,9 @@ from datetime import timedelta
 from airflow.sdk import Asset, dag, task
 
 from vieweratlas.dag_defaults import DEFAULT_ARGS, START_DATE
-from vieweratlas.settings import load_settings
-from vieweratlas.vod_downloader import EXIT_PERMANENT
+from vieweratlas.settings import dag_setting
+from vieweratlas.vod_operator import DownloadChatOperator
 
-SETTINGS = load_settings()
 POOL = "vod_downloads"
 DOWNLOAD_TIMEOUT = timedelta(hours=3)
 VOD_PRESENCE_ASSET = Asset(name="vieweratlas_vod_presence")  # curated/vod_presence/
@@ -26,11 +25,12 @@ VODs not yet in the ledger (`state/vod_ledger.parquet`) are recorded as
 transient reason) are downloaded, at most `vod_max_per_run` per run (the rest
 wait for the next run, so the map stays far below `max_map_length`).
 
-`download_chat` is mapped, one instance per VOD, in the `vod_downloads` pool:
+`download_chat` is mapped, one instance per VOD, in the `vod_downloads` pool;
+it reads `VIEWERATLAS_DOWNLOAD_MODE` when it runs:
 
-* `VIEWERATLAS_DOWNLOAD_MODE=ecs`: `EcsRunTaskOperator` runs the
-  `vod-downloader` Fargate task (arguments in the container overrides,
-  `reattach=True`, logs from CloudWatch);
+* `ecs`: the Amazon provider's `EcsRunTaskOperator` runs the `vod-downloader`
+  Fargate task (arguments in the container overrides, `reattach=True`, logs
+  from CloudWatch);
 * `local`: the same program as a child process of the task.
 
 Exit code 3 (deleted or sub-only VOD, malformed chat) skips the instance;
@@ -40,15 +40,8 @@ twice; it updates the `vieweratlas_vod_presence` asset.
 """
 
 
-def _ecs_overrides(job: dict) -> dict:
-    """RunTask overrides for one job (runs on the worker, when the map expands)."""
-    from vieweratlas.vod_discovery import ecs_overrides
-
-    return ecs_overrides(SETTINGS.ecs_vod_container, job["args"])
-
-
 @dag(
-    schedule=SETTINGS.vod_discovery_schedule,
+    schedule=dag_setting("vod_discovery_schedule"),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -69,49 +62,12 @@ def vod_discovery():
 
     jobs = plan_downloads()
 
-    if SETTINGS.download_mode == "ecs":
-        from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
-
-        downloads = EcsRunTaskOperator.partial(
-            task_id="download_chat",
-            aws_conn_id=SETTINGS.aws_conn_id,
-            cluster=SETTINGS.ecs_cluster,
-            task_definition=SETTINGS.ecs_vod_task_definition,
-            launch_type="FARGATE",
-            network_configuration={
-                "awsvpcConfiguration": {
-                    "subnets": list(SETTINGS.ecs_subnets),
-                    "securityGroups": list(SETTINGS.ecs_security_groups),
-                    "assignPublicIp": "DISABLED",
-                }
-            },
-            container_name=SETTINGS.ecs_vod_container,
-            awslogs_group=SETTINGS.ecs_log_group,
-            awslogs_stream_prefix=f"ecs/{SETTINGS.ecs_vod_container}",
-            awslogs_fetch_interval=timedelta(seconds=SETTINGS.ecs_waiter_delay),
-            reattach=True,
-            waiter_delay=SETTINGS.ecs_waiter_delay,
-            skip_on_exit_code=EXIT_PERMANENT,
-            pool=POOL,
-            max_active_tis_per_dagrun=SETTINGS.vod_download_concurrency,
-            execution_timeout=DOWNLOAD_TIMEOUT,
-        ).expand(overrides=jobs.map(_ecs_overrides))
-    else:
-
-        @task(
-            task_id="download_chat",
-            pool=POOL,
-            max_active_tis_per_dagrun=SETTINGS.vod_download_concurrency,
-            execution_timeout=DOWNLOAD_TIMEOUT,
-        )
-        def download_chat(job: dict) -> int:
-            """Run the downloader program for one VOD as a local process."""
-            from vieweratlas.airflow_glue import runtime_settings
-            from vieweratlas.vod_local import run_download
-
-            return run_download(job["args"], runtime_settings())
-
-        downloads = download_chat.expand(job=jobs)
+    downloads = DownloadChatOperator.partial(
+        task_id="download_chat",
+        pool=POOL,
+        max_active_tis_per_dagrun=dag_setting("vod_download_concurrency"),
+        execution_timeout=DOWNLOAD_TIMEOUT,
+    ).expand(job=jobs)
 
     @task(trigger_rule="all_done", outlets=[VOD_PRESENCE_ASSET])
     def record_outcomes(jobs: list[dict] | None) -> dict:

@@ -23,12 +23,15 @@ COPY collector/pyproject.toml collector/README.md /app/collector/
 COPY collector/vieweratlas_collector/ /app/collector/vieweratlas_collector/
 RUN pip install --no-cache-dir --no-deps /app/collector \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin collector \
- && mkdir -p /var/spool/vieweratlas \
- && chown collector /var/spool/vieweratlas
+ && install -d -o collector /var/spool/vieweratlas \
+ && install -d -m 1777 -o collector /tmp
 
 USER 10001
-# Keep the spool on a volume so a replaced task's leftovers can be uploaded by the next one.
-VOLUME ["/var/spool/vieweratlas"]
+# The task definition mounts volumes at both paths (read-only root filesystem). ECS creates
+# a mount root-owned 0755 unless the image declares the path as a VOLUME, whose directory
+# (owner and mode) it copies: both belong to the collector user here.
+# The spool holds hours waiting for upload and the local heartbeat.
+VOLUME ["/var/spool/vieweratlas", "/tmp"]
 
 # ECS sends SIGTERM, then SIGKILL 30 s later; the collector uploads the partial hour in 10 s.
 STOPSIGNAL SIGTERM

@@ -53,6 +53,12 @@ COPY include/vieweratlas/__init__.py include/vieweratlas/settings.py include/vie
      include/vieweratlas/vod_downloader.py \
      /app/vieweratlas/
 
+# ECS mounts the task's scratch volume at /tmp (the root filesystem is read-only) and
+# creates it root-owned 0755 unless the image declares that path as a VOLUME: it then
+# copies the image's directory, owner and mode included. So /tmp is the user's here.
+RUN install -d -m 1777 -o 10002 /tmp
+VOLUME ["/tmp"]
+
 USER 10002
 # Exit codes: 0 done, 2 bad arguments, 3 VOD gone or chat malformed (the DAG skips
 # it and the ledger gives it up), 4 CLI missing, 75 transient (retried).

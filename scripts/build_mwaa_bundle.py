@@ -10,9 +10,15 @@ Layout (what MWAA syncs from its bucket to /usr/local/airflow)::
     dist/startup.sh                VIEWERATLAS_* settings and PYTHONPATH for every component
     dist/manifest.json             sha256 of every file (what deploy_mwaa.py uploads)
 
-Usage: python scripts/build_mwaa_bundle.py [--out dist] [--env-file deploy.env]
+Usage: python scripts/build_mwaa_bundle.py --env-file deploy.env [--out dist]
 The env file holds ``VIEWERATLAS_*=value`` lines; they are validated with the
-project's own settings parser and shell-quoted into startup.sh.
+project's own settings parser and shell-quoted into startup.sh. A bundle is for
+MWAA, so the build refuses settings that would run it on local defaults: an
+``s3://`` data root, ``ecs`` downloads with subnets and security groups, and an
+alerts topic are required (``deploy_mwaa.py --stack-name`` takes them from the
+stack's outputs). MWAA runs startup.sh before each component starts and keeps
+the variables it exports (except its reserved ones, which ours are not); it sets
+its own PYTHONPATH, which is why the library also sits in the DAGs folder.
 """
 
 from __future__ import annotations
@@ -65,6 +71,34 @@ def check_env(env: dict[str, str]) -> None:
     if unknown:
         raise ValueError(f"not VIEWERATLAS_* settings: {', '.join(unknown)}")
     load_settings(environ=env)
+
+
+#: Settings a bundle cannot run on MWAA without (the local defaults are wrong there).
+REQUIRED_ON_MWAA = (
+    "VIEWERATLAS_DATA_ROOT",
+    "VIEWERATLAS_SNS_TOPIC_ARN",
+    "VIEWERATLAS_DOWNLOAD_MODE",
+    "VIEWERATLAS_ECS_SUBNETS",
+    "VIEWERATLAS_ECS_SECURITY_GROUPS",
+)
+
+
+def check_production(env: dict[str, str]) -> None:
+    """Refuse a bundle that would run on MWAA with local defaults; name what is missing."""
+    problems = [f"{name} is not set" for name in REQUIRED_ON_MWAA if not env.get(name)]
+    settings = load_settings(environ=env)
+    if env.get("VIEWERATLAS_DATA_ROOT") and not settings.is_s3:
+        problems.append("VIEWERATLAS_DATA_ROOT must be s3://... on MWAA")
+    if env.get("VIEWERATLAS_DOWNLOAD_MODE") and settings.download_mode != "ecs":
+        problems.append("VIEWERATLAS_DOWNLOAD_MODE must be ecs on MWAA (no CLI in its image)")
+    if problems:
+        raise ValueError(
+            "refusing to build an MWAA bundle that would run on local defaults: "
+            + "; ".join(problems)
+            + " (use deploy_mwaa.py --stack-name/--stack-outputs, or --env-file)"
+        )
+    if not env.get("VIEWERATLAS_LOG_BASE_URL"):
+        print("note: VIEWERATLAS_LOG_BASE_URL unset: alert links point at localhost until set")
 
 
 def startup_script(env: dict[str, str]) -> str:
@@ -122,6 +156,7 @@ def build(out: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """Write the bundle into ``out`` (replaced) and return {relative path: sha256}."""
     env = dict(env or {})
     check_env(env)
+    check_production(env)
     out = out.resolve()
     if out == ROOT or ROOT.is_relative_to(out) or (out / ".git").exists():
         raise ValueError(f"refusing to replace {out}")
@@ -149,10 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder")
-    parser.add_argument("--env-file", type=Path, help="VIEWERATLAS_*=value lines for startup.sh")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help="VIEWERATLAS_*=value lines for startup.sh (required ones: "
+        + ", ".join(REQUIRED_ON_MWAA)
+        + ")",
+    )
     args = parser.parse_args(argv)
     env = read_env_file(args.env_file) if args.env_file else {}
-    manifest = build(args.out, env)
+    try:
+        manifest = build(args.out, env)
+    except ValueError as exc:
+        parser.error(str(exc))
     dag_files = [
         k for k in manifest if k.startswith("dags/") and k.endswith(".py") and k.count("/") == 1
     ]

@@ -18,6 +18,7 @@ For ``daily_analysis``'s final task: ``publish(*summary_message(summary))``
 from __future__ import annotations
 
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -26,9 +27,11 @@ from typing import Any
 from urllib.parse import quote
 
 from vieweratlas.links import date_file_path
-from vieweratlas.settings import Settings, load_settings
+from vieweratlas.settings import Settings, SettingsError, env_name, load_settings
 
 log = logging.getLogger(__name__)
+#: The settings an alert needs; read on their own when the full settings fail.
+_ALERT_ENV = tuple(env_name(f) for f in ("sns_topic_arn", "log_base_url", "aws_conn_id"))
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks too
 _SECRETS = (
@@ -82,9 +85,16 @@ def _settings() -> Settings:
         from vieweratlas.airflow_glue import runtime_settings
 
         return runtime_settings()
-    except Exception:  # noqa: BLE001 - an alert must still go out if Variables are unreachable
-        log.warning("Could not read Airflow Variables for the alert; using the environment")
-        return load_settings()
+    except Exception as exc:  # noqa: BLE001 - an alert must still go out whatever failed
+        log.warning("Settings for the alert: %s; using the alert's own settings", exc)
+    # Only what the alert needs, so a bad unrelated setting (the very failure being
+    # reported, e.g. VIEWERATLAS_TOP_CHANNELS=lots) cannot silence it.
+    env = {name: os.environ[name] for name in _ALERT_ENV if name in os.environ}
+    try:
+        return load_settings(environ=env)
+    except SettingsError as exc:
+        log.warning("Alert settings unusable (%s); the alert is only logged", exc)
+        return Settings()
 
 
 def log_url(

@@ -62,7 +62,7 @@ def metadata_rows(
     rejected = 0
     for stream in streams:
         try:
-            channel_id = int(lake.safe_id(stream.get("user_id", "")))
+            channel_id = lake.int_id(stream.get("user_id", ""))
             login = lake.safe_login(stream.get("user_login", ""))
         except lake.UnsafeKeyError:
             rejected += 1

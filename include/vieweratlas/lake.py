@@ -40,6 +40,21 @@ def safe_id(value: str | int) -> str:
     return text
 
 
+INT64_MAX = 2**63 - 1
+
+
+def int_id(value: str | int) -> int:
+    """A numeric Twitch id as stored in our tables (int64): validated and in range.
+
+    :data:`NUMERIC_ID_RE` admits 20 digits (fine in a key), but a value above
+    2**63 - 1 cannot be written to an int64 column, so it is rejected here.
+    """
+    number = int(safe_id(value))
+    if number > INT64_MAX:
+        raise UnsafeKeyError(f"Twitch id out of int64 range: {value!r}")
+    return number
+
+
 def safe_token(value: str) -> str:
     """A short name of our own (collector id, run tag) checked for use in a key."""
     if not isinstance(value, str) or not TOKEN_RE.match(value):

@@ -3,14 +3,17 @@
 Every field has a default that works locally (``astro dev start``, tests, the
 demo). Bad values fail fast with a :class:`SettingsError` naming the variable.
 Fields listed in :data:`UI_OVERRIDABLE` may also be changed from the Airflow UI
-through an Airflow Variable of the same name in lower case; tasks pick those up
+through one JSON Airflow Variable, ``vieweratlas_settings``; tasks pick it up
 with :func:`vieweratlas.airflow_glue.runtime_settings` (never at parse time).
+DAG files read the few settings they need at parse time with :func:`dag_setting`,
+which never raises: a DAG must parse whatever the environment holds.
 
 This module imports nothing from Airflow: the collector uses it too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -24,6 +27,16 @@ PREFIX = "VIEWERATLAS_"
 _ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _AWS_ID = re.compile(r"^(subnet|sg)-[0-9a-f]{8,17}$")
+_SCHEDULE_PRESETS = frozenset(
+    {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
+)
+#: (low, high) of the five cron fields: minute, hour, day of month, month, day of week.
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_CRON_NAMES = re.compile(
+    r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$"
+)
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -163,6 +176,40 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _cron_value(part: str, low: int, high: int) -> bool:
+    if _CRON_NAMES.match(part.lower()):
+        return True
+    return part.isdigit() and low <= int(part) <= high
+
+
+def _cron_field(field: str, low: int, high: int) -> bool:
+    """One cron field: ``*``, values, ranges and steps, comma-separated."""
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return False
+        if base == "*":
+            continue
+        start, _, end = base.partition("-")
+        if not _cron_value(start, low, high) or (end and not _cron_value(end, low, high)):
+            return False
+    return True
+
+
+def _schedule(name: str, raw: str) -> str:
+    value = " ".join(raw.split())
+    if value in _SCHEDULE_PRESETS:
+        return value
+    parts = value.split(" ")
+    if len(parts) == 5 and all(
+        _cron_field(p, *r) for p, r in zip(parts, _CRON_RANGES, strict=True)
+    ):
+        return value
+    raise SettingsError(
+        f"{name} must be a cron expression (5 fields) or a preset like @hourly, got {raw!r}"
+    )
+
+
 _PARSERS = {
     "data_root": _data_root,
     "aws_conn_id": _conn_id,
@@ -176,6 +223,8 @@ _PARSERS = {
     "athena_workgroup": _conn_id,
     "ecs_subnets": _id_list,
     "ecs_security_groups": _id_list,
+    "channel_refresh_schedule": _schedule,
+    "vod_discovery_schedule": _schedule,
 }
 
 
@@ -190,18 +239,22 @@ def _parser(field_name: str, default: object):
 def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
+    overrides_source: str = "override",
 ) -> Settings:
     """Build settings from ``environ`` (default ``os.environ``) and ``overrides``.
 
-    ``overrides`` maps field names to raw strings (e.g. Airflow Variables) and
-    wins over the environment.
+    ``overrides`` maps field names to raw strings (e.g. the UI's Airflow Variable)
+    and wins over the environment; a bad override is named
+    ``<overrides_source>.<field>``.
     """
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     values: dict[str, object] = {}
     for field in fields(Settings):
         name = env_name(field.name)
-        raw = overrides.get(field.name, environ.get(name))
+        raw = environ.get(name)
+        if field.name in overrides:
+            name, raw = f"{overrides_source}.{field.name}", overrides[field.name]
         if raw is None or (raw == "" and field.name != "sns_topic_arn"):
             continue
         values[field.name] = _parser(field.name, field.default)(name, str(raw))
@@ -209,3 +262,25 @@ def load_settings(
     if settings.download_mode == "ecs" and not settings.ecs_subnets:
         raise SettingsError(f"{env_name('ecs_subnets')} is required when download_mode is ecs")
     return settings
+
+
+def dag_setting(field_name: str, environ: Mapping[str, str] | None = None) -> object:
+    """One setting a DAG file needs at parse time (a schedule, a concurrency cap).
+
+    Never raises: an unusable value is logged and the default used, so the DAG
+    still parses and its tasks, which call :func:`load_settings`, fail on the
+    same value with an alert that names the variable.
+    """
+    environ = os.environ if environ is None else environ
+    default = next(f.default for f in fields(Settings) if f.name == field_name)
+    name = env_name(field_name)
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return _parser(field_name, default)(name, str(raw))
+    except SettingsError as exc:
+        log.warning(
+            "%s; the DAG uses the default %r, its tasks will fail until fixed", exc, default
+        )
+        return default

@@ -51,7 +51,7 @@ def _channel(doc: dict[str, Any]) -> tuple[int, str]:
     if not isinstance(streamer, dict):
         raise MalformedChatError("streamer is missing")
     try:
-        channel_id = int(lake.safe_id(streamer.get("id", "")))
+        channel_id = lake.int_id(streamer.get("id", ""))
         login = streamer.get("login") or str(streamer.get("name", "")).lower()
         return channel_id, lake.safe_login(login)
     except lake.UnsafeKeyError as exc:
@@ -68,7 +68,7 @@ def _commenter(comment: object) -> tuple[int, str, float] | None:
     if not isinstance(offset, int | float) or not math.isfinite(offset) or offset < 0:
         return None
     try:
-        user_id = int(lake.safe_id(commenter.get("_id", "")))
+        user_id = lake.int_id(commenter.get("_id", ""))
         login = lake.safe_login(commenter.get("name", ""))
     except lake.UnsafeKeyError:
         return None

@@ -211,3 +211,32 @@ def to_dict(result: WatchdogResult) -> dict[str, Any]:
         "snapshot_hour": result.snapshot_hour.isoformat(),
         "snapshots": len(result.snapshot_keys),
     }
+
+
+def dag_import_errors(dags_folder: str) -> dict[str, str]:
+    """``{DAG file: last line of its import error}`` for every file in ``dags_folder``.
+
+    A DAG file that fails to import disappears from the UI and sends no alert. Airflow 3
+    workers cannot read the metadata DB's import-error table, and its REST API needs
+    credentials a task does not hold; but a worker runs the same code with the same
+    environment as the DAG processor (on MWAA every component runs the same startup
+    script and requirements), so parsing the folder here finds the same errors.
+    ``.airflowignore`` is honoured, as by the DAG processor.
+    """
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0
+        from airflow.models.dagbag import DagBag
+
+    bag = DagBag(dag_folder=dags_folder, load_op_links=False)
+    errors: dict[str, str] = {}
+    for path, trace in sorted(bag.import_errors.items()):
+        lines = [line for line in str(trace).strip().splitlines() if line.strip()]
+        errors[path.rsplit("/", 1)[-1]] = _label_text(lines[-1] if lines else "?", 300)
+    return errors
+
+
+def _label_text(text: str, limit: int) -> str:
+    """One line for an alert: control characters blanked, length capped."""
+    line = re.sub(r"[\x00-\x1f\x7f]", " ", text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -20,7 +20,12 @@ def test_dockerfile_uses_astro_runtime_for_our_airflow_minor():
     image = re.search(r"^FROM (\S+)", text, re.M).group(1)
     repo, tag = image.rsplit(":", 1)
     assert repo == "astrocrpublic.azurecr.io/runtime"
-    assert tag.startswith(".".join(bundle.AIRFLOW_VERSION.split(".")[:2]) + "-")
+    minor = ".".join(bundle.AIRFLOW_VERSION.split(".")[:2])
+    # <runtime>-python-<python>: the distribution for MWAA's Python, not the default tag.
+    match = re.fullmatch(r"(\d+\.\d+)-(\d+)-python-(\d+\.\d+)", tag)
+    assert match, f"{tag}: pin <minor>-<patch>-python-{bundle.PYTHON_VERSION}"
+    assert match.group(1) == minor
+    assert match.group(3) == bundle.PYTHON_VERSION
     assert "ENV PYTHONPATH=/usr/local/airflow/include" in text
 
 

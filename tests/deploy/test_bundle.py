@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from production_env import PRODUCTION_ENV
 
 import build_mwaa_bundle as bundle
 
@@ -39,9 +40,7 @@ print(json.dumps({
 def dist(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "dist"
     env = {
-        "VIEWERATLAS_DATA_ROOT": "s3://vieweratlas-data-123456789012-us-east-1/lake",
-        "VIEWERATLAS_DOWNLOAD_MODE": "ecs",
-        "VIEWERATLAS_ECS_SUBNETS": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        **PRODUCTION_ENV,
         "VIEWERATLAS_LOG_BASE_URL": "https://x.airflow.amazonaws.com/ it's quoted",
     }
     bundle.build(out, env)
@@ -104,11 +103,23 @@ def test_startup_script_exports_settings_quoted(dist: Path):
         ({"VIEWERATLAS_TWITCH_SECRET": "x"}, "not VIEWERATLAS_"),
         ({"VIEWERATLAS_DATA_ROOT": "s3://Bad_Bucket/x"}, "invalid S3 bucket"),
         ({"VIEWERATLAS_DOWNLOAD_MODE": "ecs"}, "required"),
+        ({**PRODUCTION_ENV, "VIEWERATLAS_DATA_ROOT": "file:///data"}, "must be s3://"),
+        ({**PRODUCTION_ENV, "VIEWERATLAS_DOWNLOAD_MODE": "local"}, "must be ecs"),
+        ({**PRODUCTION_ENV, "VIEWERATLAS_SNS_TOPIC_ARN": ""}, "SNS_TOPIC_ARN is not set"),
+        ({}, "VIEWERATLAS_DATA_ROOT is not set"),  # `make bundle` without an env file
     ],
 )
 def test_bad_settings_are_refused(tmp_path: Path, env: dict, message: str):
     with pytest.raises(ValueError, match=message):
         bundle.build(tmp_path / "dist", env)
+
+
+@pytest.mark.parametrize("missing", bundle.REQUIRED_ON_MWAA)
+def test_a_bundle_never_runs_on_local_defaults(tmp_path: Path, missing: str):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    with pytest.raises(ValueError, match=missing):
+        bundle.build(tmp_path / "dist", env)
+    assert not (tmp_path / "dist").exists()
 
 
 def test_env_file(tmp_path: Path):
@@ -121,8 +132,8 @@ def test_env_file(tmp_path: Path):
 
 
 def test_refuses_to_replace_the_repository():
-    with pytest.raises(ValueError, match="refusing"):
-        bundle.build(ROOT)
+    with pytest.raises(ValueError, match="refusing to replace"):
+        bundle.build(ROOT, PRODUCTION_ENV)
 
 
 def test_plugins_zip_is_flat_and_reproducible(tmp_path: Path):

@@ -17,6 +17,7 @@ from cfnlint.decode import decode
 
 import build_mwaa_bundle as bundle
 import deploy_mwaa as deploy
+from vieweratlas.airflow_glue import SETTINGS_VARIABLE
 from vieweratlas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +162,17 @@ def test_mwaa_environment(template):
     kwargs = json.loads(
         options["secrets.backend_kwargs"]["Fn::Sub"].replace("${SecretsPrefix}", "p")
     )
-    assert kwargs == {"connections_prefix": "p/connections", "variables_prefix": "p/variables"}
+    assert kwargs["connections_prefix"] == "p/connections"
+    assert kwargs["variables_prefix"] == "p/variables"
+    # only our Twitch connection and settings Variable go to Secrets Manager
+    connections, variables = (
+        kwargs["connections_lookup_pattern"],
+        kwargs["variables_lookup_pattern"],
+    )
+    assert re.search(connections, Settings().twitch_conn_id)
+    assert not re.search(connections, Settings().aws_conn_id)
+    assert re.search(variables, SETTINGS_VARIABLE)
+    assert not re.search(variables, "vieweratlas_top_channels")
     assert template["Parameters"]["WebserverAccessMode"]["Default"] == "PRIVATE_ONLY"
     assert (env["DagS3Path"], env["RequirementsS3Path"], env["StartupScriptS3Path"]) == (
         "dags",
@@ -234,3 +245,89 @@ def test_container_environment_names_are_ones_the_programs_read(template):
         for container in task["Properties"]["ContainerDefinitions"]:
             names = {e["Name"] for e in container.get("Environment", [])}
             assert names <= allowed[container["Name"]], names - allowed[container["Name"]]
+
+
+def test_mwaa_security_group_follows_aws_networking_guidance(template):
+    """Self-referencing inbound, all traffic outbound, and HTTPS to the private UI
+    only from the VPN/bastion CIDR or security group the operator names."""
+    res = template["Resources"]
+    egress = res["MwaaSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e["CidrIp"]) for e in egress] == [("-1", "0.0.0.0/0")]
+    ingress = resources(template, "AWS::EC2::SecurityGroupIngress")
+    self_rule = ingress.pop("MwaaSecurityGroupSelfIngress")["Properties"]
+    assert (
+        self_rule["SourceSecurityGroupId"] == self_rule["GroupId"] == {"Ref": "MwaaSecurityGroup"}
+    )
+    ui = {
+        name: rule
+        for name, rule in ingress.items()
+        if rule["Properties"]["GroupId"] == {"Ref": "MwaaSecurityGroup"}
+    }
+    sources = {}
+    for name, rule in ui.items():
+        props = rule["Properties"]
+        assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", 443, 443)
+        condition = template["Conditions"][rule["Condition"]]
+        source = props.get("CidrIp") or props.get("SourceSecurityGroupId")
+        # created only when its parameter is set
+        assert condition == {"Fn::Not": [{"Fn::Equals": [source, ""]}]}, name
+        sources[source["Ref"]] = template["Parameters"][source["Ref"]]
+    assert set(sources) == {"UiAccessCidr", "UiAccessSecurityGroupId"}
+    assert all(p["Default"] == "" for p in sources.values())
+
+
+def test_log_groups_survive_stack_deletion_and_replacement(template):
+    for name, group in resources(template, "AWS::Logs::LogGroup").items():
+        assert group.get("DeletionPolicy") == "Retain", name
+        assert group.get("UpdateReplacePolicy") == "Retain", name
+
+
+SUBNETS = {
+    "subnet-0a": {"AvailabilityZone": "az-1", "VpcId": "vpc-01"},
+    "subnet-0b": {"AvailabilityZone": "az-2", "VpcId": "vpc-01"},
+    "subnet-0c": {"AvailabilityZone": "az-1", "VpcId": "vpc-01"},
+    "subnet-0d": {"AvailabilityZone": "az-3", "VpcId": "vpc-99"},
+}
+
+
+def evaluate(node: Any, params: dict[str, str], template: dict) -> Any:
+    """CloudFormation's rule functions over parameter values, subnets looked up in SUBNETS."""
+    if not isinstance(node, dict):
+        return [evaluate(n, params, template) for n in node] if isinstance(node, list) else node
+    ((fn, arg),) = node.items()
+    if fn == "Ref":
+        return params[arg]
+    if fn == "Fn::ValueOf":
+        return SUBNETS[params[arg[0]]][arg[1]]
+    if fn == "Fn::ValueOfAll":
+        kinds = template["Parameters"]
+        return [SUBNETS[params[p]][arg[1]] for p in params if kinds[p]["Type"] == arg[0]]
+    args = evaluate(arg, params, template)
+    return {
+        "Fn::Not": lambda: not args[0],
+        "Fn::And": lambda: all(args),
+        "Fn::Equals": lambda: args[0] == args[1],
+        "Fn::Contains": lambda: args[1] in args[0],
+        "Fn::EachMemberEquals": lambda: all(a == args[1] for a in args[0]),
+    }[fn]()
+
+
+@pytest.mark.parametrize(
+    "first, second, ok",
+    [
+        ("subnet-0a", "subnet-0b", True),
+        ("subnet-0a", "subnet-0c", False),  # same AZ
+        ("subnet-0a", "subnet-0a", False),  # same subnet twice
+        ("subnet-0a", "subnet-0d", False),  # another VPC
+    ],
+)
+def test_rules_allow_only_two_subnets_in_different_azs_of_the_vpc(template, first, second, ok):
+    params = {"VpcId": "vpc-01", "PrivateSubnet1Id": first, "PrivateSubnet2Id": second}
+    kinds = {k: template["Parameters"][k]["Type"] for k in params}
+    assert kinds["PrivateSubnet1Id"] == kinds["PrivateSubnet2Id"] == "AWS::EC2::Subnet::Id"
+    # exactly two: no list parameter of subnets anywhere
+    assert not [
+        p for p in template["Parameters"].values() if "Subnet" in p["Type"] and "List" in p["Type"]
+    ]
+    assertions = [a["Assert"] for rule in template["Rules"].values() for a in rule["Assertions"]]
+    assert all(evaluate(a, params, template) for a in assertions) is ok

@@ -62,7 +62,7 @@ def test_refresh_writes_hourly_metadata_and_current_list(
 ):
     fake_twitch.streams = hostile_streams(230)
     fake_twitch.page_overlap = 2  # a stream repeats across pages
-    monkeypatch.setenv("AIRFLOW_VAR_VIEWERATLAS_TOP_CHANNELS", "200")
+    monkeypatch.setenv("AIRFLOW_VAR_VIEWERATLAS_SETTINGS", '{"top_channels": 200}')
 
     events_before = asset_events("vieweratlas_channels_current")
     run = load_dag("channel_refresh", DAG_FILE).test(logical_date=RUN_AT)

@@ -58,7 +58,7 @@ def test_local_mode_end_to_end(vod_world, fake_cli, fake_twitch):
 @pytest.mark.parametrize("data_root", ["file"], indirect=True)
 def test_the_per_run_cap_leaves_the_rest_for_later(vod_world, fake_cli, monkeypatch):
     store = vod_world
-    monkeypatch.setenv("AIRFLOW_VAR_VIEWERATLAS_VOD_MAX_PER_RUN", "2")
+    monkeypatch.setenv("AIRFLOW_VAR_VIEWERATLAS_SETTINGS", '{"vod_max_per_run": 2}')
     dag = load_dag("vod_discovery", DAG_FILE)
 
     first = dag.test(logical_date=END)

@@ -143,7 +143,7 @@ def test_ecs_mode_runs_one_fargate_task_per_vod(vod_world, ecs_world, data_root,
     store = vod_world
     dag = load_dag("vod_discovery", DAG_FILE)
     assert type(dag.get_task("download_chat")).__name__ == "MappedOperator"
-    assert dag.get_task("download_chat").operator_name == "EcsRunTaskOperator"
+    assert dag.get_task("download_chat").operator_name == "DownloadChatOperator"
     # if something breaks, fail now instead of waiting out two retry delays (not needed when green)
     dag.get_task("download_chat").partial_kwargs["retries"] = 0
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from vieweratlas import lake as layout
 from vieweratlas import watchdog
 
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 NOW = datetime(2026, 11, 22, 10, 25, tzinfo=UTC)
 
 
@@ -125,3 +127,48 @@ def test_dag_alerts_naming_the_stale_shard(load_dag, data_root, lake, inbox):
     [alert] = inbox.receive(1)
     assert alert["Subject"] == "[ViewerAtlas] FAILED collector_watchdog.check_collectors"
     assert "shard 3/4 (collector-3) stale: last heartbeat 25 min ago" in alert["Message"]
+
+
+def test_dag_import_errors_are_reported_through_the_alert(
+    load_dag, lake, inbox, tmp_path, monkeypatch
+):
+    """A DAG file that does not import makes check_dag_imports fail, and the alert names it."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    folder = tmp_path / "dags"
+    shutil.copytree(DAGS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "broken_dag.py").write_text(
+        "from airflow.sdk import dag\n"
+        "raise ValueError('VIEWERATLAS_TOP_CHANNELS must be a whole number')\n"
+    )
+    now = datetime.now(UTC)
+    beat(lake, "collector-0", 0, 0, now=now)
+    for hours in (1, 2):
+        snapshot(lake, now - timedelta(hours=hours))
+    bag = DagBag(dag_folder=str(folder / "collector_watchdog.py"))
+    assert not bag.import_errors
+
+    run = bag.dags["collector_watchdog"].test()
+
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"check_collectors": "success", "check_dag_imports": "failed"}
+    [alert] = inbox.receive(1)
+    assert alert["Subject"] == "[ViewerAtlas] FAILED collector_watchdog.check_dag_imports"
+    assert "broken_dag.py: ValueError: VIEWERATLAS_TOP_CHANNELS must be" in alert["Message"]
+
+
+def test_our_dag_folder_has_no_import_errors_whatever_the_settings(monkeypatch):
+    for name, value in {
+        "TOP_CHANNELS": "lots",
+        "CHANNEL_REFRESH_SCHEDULE": "every hour",
+        "VOD_DISCOVERY_SCHEDULE": "61 * * * *",
+        "VOD_DOWNLOAD_CONCURRENCY": "many",
+        "DOWNLOAD_MODE": "k8s",
+        "ECS_SUBNETS": "subnet-1;rm",
+        "DATA_ROOT": "/not/a/url",
+    }.items():
+        monkeypatch.setenv(f"VIEWERATLAS_{name}", value)
+    assert watchdog.dag_import_errors(str(DAGS)) == {}
