@@ -25,8 +25,6 @@ from fsspec.spec import AbstractFileSystem
 
 log = logging.getLogger(__name__)
 
-DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1,000 keys per call
-
 
 class Lake:
     """The data lake under one root URL."""
@@ -65,8 +63,13 @@ class Lake:
         """Write ``data`` to ``key`` atomically; return the key's URL."""
         path = self.path(key)
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        with self.fs.open(path, "wb", autocommit=False) as handle:
-            handle.write(data)
+        handle = self.fs.open(path, "wb", autocommit=False)
+        try:
+            with handle:
+                handle.write(data)
+        except BaseException:
+            handle.discard()  # drop the temp file / abort the multipart upload
+            raise
         handle.commit()
         return self.url(key)
 
@@ -106,15 +109,20 @@ class Lake:
         return {self.key_of(p): int(info.get("size") or 0) for p, info in sorted(found.items())}
 
     def delete(self, keys: Iterable[str]) -> int:
-        """Delete ``keys`` in batches; return how many were deleted."""
+        """Delete ``keys``; return how many were asked for.
+
+        s3fs sends one DeleteObjects per 1,000 keys (the S3 limit) by itself.
+        """
         paths = [self.path(key) for key in keys]
-        for start in range(0, len(paths), DELETE_BATCH):
-            self.fs.rm(paths[start : start + DELETE_BATCH])
+        if paths:
+            self.fs.rm(paths)
         return len(paths)
 
     def copy(self, src_key: str, dst_key: str) -> None:
-        """Copy one object to another key (atomically at the destination)."""
-        self.write_bytes(dst_key, self.read_bytes(src_key))
+        """Copy one object to another key without reading it here (S3: CopyObject)."""
+        dst = self.path(dst_key)
+        self.fs.makedirs(posixpath.dirname(dst), exist_ok=True)
+        self.fs.copy(self._fresh(self.path(src_key)), dst)
 
     # -- JSON and Parquet --------------------------------------------------------------
 

@@ -12,13 +12,14 @@ from vieweratlas.helix import HelixClient, HelixConfig, HelixError, Secret
 
 
 class FakeClock:
-    """Records sleeps instead of sleeping (the server's resets use the real clock)."""
+    """Records sleeps instead of sleeping; the real clock unless ``now`` is fixed."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: float | None = None) -> None:
         self.sleeps: list[float] = []
+        self.now = now
 
     def time(self) -> float:
-        return time.time()
+        return time.time() if self.now is None else self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -89,6 +90,17 @@ def test_429_waits_until_the_reset(fake_twitch):
     assert len(fake_twitch.seen("/helix/streams")) == 2  # the 429, then the retry
     assert len(clock.sleeps) == 1
     assert 0.1 <= clock.sleeps[0] <= 3.1  # until Ratelimit-Reset (1-2 s ahead), not a guess
+
+
+def test_429_wait_is_pinned_to_the_ratelimit_reset_header(fake_twitch):
+    """The reset is 2.5 s after the client's clock: the wait is that (+0.1 s margin), not 1 s."""
+    fake_twitch.streams = [stream(rank) for rank in range(1, 11)]
+    fake_twitch.faults["streams"].append(429)
+    fake_twitch.reset_at = int(time.time()) + 100
+    clock = FakeClock(now=fake_twitch.reset_at - 2.5)
+    client_for(fake_twitch, clock).top_streams(10)
+
+    assert clock.sleeps == [pytest.approx(2.6, abs=0.01)]
 
 
 def test_slows_down_before_the_limit(fake_twitch):
