@@ -111,3 +111,7 @@ def test_a_shrunken_list_keeps_the_previous_one(
     assert ti.state == "failed" and ti.try_number == 1  # failed for good: no retries
     assert lake.read_bytes(keys.CHANNELS_CURRENT) == previous
     assert len(fake_twitch.seen("/helix/streams")) == 1
+    # what Twitch did return is still recorded for the hour (written before the check)
+    (hourly,) = lake.list(keys.channels_day_prefix(RUN_AT))
+    assert lake.read_parquet(hourly).column("login").to_pylist()[:2] == ["chan_1", "chan_2"]
+    assert lake.read_parquet(hourly).num_rows == 30
