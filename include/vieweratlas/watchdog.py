@@ -98,14 +98,6 @@ class WatchdogResult:
         return "\n".join(lines)
 
 
-def parse_time(value: object) -> datetime:
-    """A UTC datetime from ISO-8601 text (``Z`` or an offset; naive means UTC)."""
-    if not isinstance(value, str):
-        raise ValueError(f"written_at is not a string: {value!r}")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def read_heartbeat(lake: Lake, key: str, now: datetime) -> Heartbeat:
     """Parse one heartbeat file; problems become ``error`` rather than exceptions."""
     fallback_id = _label(key.rsplit("/", 1)[-1].removesuffix(".json"), 64)
@@ -113,7 +105,7 @@ def read_heartbeat(lake: Lake, key: str, now: datetime) -> Heartbeat:
         data = lake.read_json(key)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        written = parse_time(data.get("written_at"))
+        written = layout.parse_utc(data.get("written_at"))
     except (ValueError, OSError) as exc:
         return Heartbeat(key, fallback_id, "?", None, None, error=str(exc)[:200])
     return Heartbeat(
