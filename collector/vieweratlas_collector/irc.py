@@ -119,9 +119,3 @@ def chatter(msg: Message) -> Chat | None:
     if not (_ID(room_id) and _ID(user_id) and _LOGIN(login) and _LOGIN(channel)):
         return None
     return Chat(int(room_id), channel, int(user_id), login)
-
-
-def is_shared_relay(msg: Message) -> bool:
-    """True for a shared-chat copy of another channel's message."""
-    source_room = msg.tags.get("source-room-id")
-    return source_room is not None and source_room != msg.tags.get("room-id")

@@ -146,12 +146,9 @@ class Uploader:
         for item in self.spool.pending():
             if not item.path.exists():
                 continue
-            if item.is_part:
+            if item.is_part:  # a merged copy sorts first and removes its part: none exists here
                 merged = self.spool.path_for(item.hour, MERGED + item.part)
-                if merged.exists():  # merged before a crash: the part is in it already
-                    item.path.unlink()
-                else:
-                    self._merge_part(item, merged)
+                self._merge_part(item, merged)
             else:
                 merged = item.path
                 self.spool.path_for(item.hour, item.part.removeprefix(MERGED)).unlink(

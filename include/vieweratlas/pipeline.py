@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import date, timedelta
 
 import numpy as np
@@ -203,8 +202,3 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
         "channels_with_metadata": int(nodes["game"].is_valid().to_numpy(False).sum()),
         "seconds": {"labels": round(time.perf_counter() - clock, 3)},
     }
-
-
-def params_summary(params: AnalysisParams) -> dict:
-    """Params as recorded in summary.json."""
-    return asdict(params)

@@ -77,11 +77,6 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         raise SchemaError(f"cannot cast to {schema.metadata}: {exc}") from exc
 
 
-def empty(schema: pa.Schema) -> pa.Table:
-    """An empty table of ``schema``."""
-    return schema.empty_table()
-
-
 def from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Build a table of ``schema`` from a list of dicts (small data only)."""
     return pa.Table.from_pylist(rows, schema=schema)
