@@ -61,6 +61,24 @@ CHANNEL_METADATA = pa.schema(
 )
 """Per channel, per hour: what Helix Get Streams said about it."""
 
+VOD_LEDGER = pa.schema(
+    [
+        pa.field("vod_id", pa.string(), nullable=False),
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("channel_login", pa.string(), nullable=False),
+        pa.field("created_at", TS, nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("attempts", pa.int32(), nullable=False),
+        pa.field("permanent", pa.bool_(), nullable=False),
+        pa.field("exit_code", pa.int32()),
+        pa.field("error", pa.string()),
+        pa.field("discovered_at", TS, nullable=False),
+        pa.field("updated_at", TS, nullable=False),
+    ],
+    metadata={"vieweratlas.schema": "vod_ledger/1"},
+)
+"""One row per VOD (``lake.VOD_LEDGER``): its download status, so none is fetched twice."""
+
 
 class SchemaError(ValueError):
     """A table does not match the schema its dataset requires."""

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from helix_server import CLIENT_ID, CLIENT_SECRET, FakeTwitch, stream, video
+from tests.testkit import free_port
 
 from vieweratlas.helix import HelixClient, HelixConfig, HelixError, Secret
 
@@ -146,12 +147,7 @@ def test_5xx_gives_up_after_the_retries(fake_twitch):
 
 
 def test_connection_errors_are_retried_then_reported():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    state = FakeTwitch(url=f"http://127.0.0.1:{port}")  # nobody listens there
+    state = FakeTwitch(url=f"http://127.0.0.1:{free_port()}")  # nobody listens there
     with pytest.raises(HelixError, match="ConnectionError") as info:
         client_for(state, retries=1).top_streams(1)
     assert CLIENT_SECRET not in str(info.value)

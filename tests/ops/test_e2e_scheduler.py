@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.ops.airflow_stack import AirflowStack, aws_connection, free_port
+from tests.ops.airflow_stack import AirflowStack
+from tests.testkit import aws_connection, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "daily_analysis"
