@@ -12,7 +12,7 @@ LOCK   := requirements/lock-py312.txt
 COMPAT := .venv-compat
 CHECKOV := .venv-checkov
 
-.PHONY: venv test lint demo bench lock clean iac compat bundle deploy-dry-run python-version
+.PHONY: venv test lint typecheck demo bench lock clean iac compat bundle deploy-dry-run python-version
 
 venv: $(VENV)/.installed
 
@@ -28,8 +28,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint --config .hadolint.yaml Dockerfile $(wildcard docker/*.Dockerfile)
 
-## test: lint, IaC checks, then the whole test suite (what .ci/run calls)
-test: lint iac compat
+## typecheck: mypy on the library and the collector (configuration in pyproject.toml)
+typecheck: venv
+	$(BIN)/mypy
+
+## test: lint, type check, IaC checks, then the whole test suite (what .ci/run calls)
+test: lint typecheck iac compat
 	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 ## demo: synthetic days into ./data, then the real daily_analysis DAG over them
@@ -80,4 +84,4 @@ python-version:
 	@echo "$(PYTHON): $$($(PYTHON) --version)"
 
 clean:
-	rm -rf $(VENV) $(COMPAT) $(CHECKOV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT) $(CHECKOV) .pytest_cache .ruff_cache .mypy_cache

@@ -72,7 +72,9 @@ def read_window(lake: Lake, days: list[str]) -> tuple[list, dict[str, str], np.n
     """Per-day (channel_id, user_id) arrays, channel logins, known bot ids, missing days."""
     from vieweratlas.overlap import distinct_day_pairs
 
-    arrays, logins, bots, missing = [], {}, set(), []
+    arrays, missing = [], []
+    logins: dict[str, str] = {}
+    bots: set[int] = set()
     for day in days:
         if not lake.exists(keys.daily_presence(day)):
             missing.append(day)

@@ -124,7 +124,9 @@ def build_day(
 
     # Logins are reduced per file (channel logins, blocklisted users) and dropped,
     # so a day of hourly files never holds millions of login strings at once.
-    tables, bad, logins, bots = [], [], {}, {}
+    tables, bad = [], []
+    logins: dict[str, str] = {}
+    bots: dict[int, str] = {}
     rows_in = 0
     for key in inputs:
         try:

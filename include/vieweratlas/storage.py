@@ -13,6 +13,7 @@ from the Airflow AWS connection.
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import logging
@@ -143,7 +144,7 @@ class Lake:
         pq.write_table(table, buffer, compression="zstd")
         return self.write_bytes(key, buffer.getvalue())
 
-    def read_parquet(self, key: str, columns: list[str] | None = None) -> Any:
+    def read_parquet(self, key: str, columns: builtins.list[str] | None = None) -> Any:
         """Read the Parquet file at ``key`` as a ``pyarrow.Table``."""
         import pyarrow.parquet as pq
 

@@ -96,6 +96,7 @@ def record_outcome(
 ) -> VodRecord:
     """Fold one attempt's result into the ledger; ``None`` = the download never reported."""
     record = ledger[vod_id]
+    error: str | None
     if result is None:
         status, permanent, code, error = FAILED, False, None, "the download left no result"
     else:

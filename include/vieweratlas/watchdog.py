@@ -138,7 +138,7 @@ def check(
     problems: list[str] = []
     fresh = [b for b in beats if b.age_minutes is not None and b.age_minutes <= stale_minutes]
     for beat in beats:
-        if beat.error:
+        if beat.error or beat.age_minutes is None:
             problems.append(f"shard {beat.shard} ({beat.collector_id}) heartbeat unreadable")
         elif beat.age_minutes is not None and beat.age_minutes < -stale_minutes:
             problems.append(f"shard {beat.shard} ({beat.collector_id}) heartbeat is in the future")
