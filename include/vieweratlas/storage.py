@@ -120,7 +120,11 @@ class Lake:
         return len(paths)
 
     def copy(self, src_key: str, dst_key: str) -> None:
-        """Copy one object to another key without reading it here (S3: CopyObject)."""
+        """Copy one object to another key without reading it here.
+
+        S3: one server-side CopyObject (the new object appears whole). ``file://``: a
+        plain file copy, not atomic; only ``publish`` copies (into ``latest/``).
+        """
         dst = self.path(dst_key)
         self.fs.makedirs(posixpath.dirname(dst), exist_ok=True)
         self.fs.copy(self._fresh(self.path(src_key)), dst)
