@@ -18,7 +18,8 @@ import io
 import json
 import logging
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -62,16 +63,8 @@ class Lake:
 
     def write_bytes(self, key: str, data: bytes) -> str:
         """Write ``data`` to ``key`` atomically; return the key's URL."""
-        path = self.path(key)
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        handle = self.fs.open(path, "wb", autocommit=False)
-        try:
-            with handle:
-                handle.write(data)
-        except BaseException:
-            handle.discard()  # drop the temp file / abort the multipart upload
-            raise
-        handle.commit()
+        with self.open_write(key) as handle:
+            handle.write(data)
         return self.url(key)
 
     def read_bytes(self, key: str) -> bytes:
@@ -147,6 +140,26 @@ class Lake:
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         return self.write_bytes(key, buffer.getvalue())
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[Any]:
+        """A binary handle that writes ``key`` atomically when the block ends without error."""
+        path = self.path(key)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        handle = self.fs.open(path, "wb", autocommit=False)
+        try:
+            with handle:
+                yield handle
+        except BaseException:
+            handle.discard()  # drop the temp file / abort the multipart upload
+            raise
+        handle.commit()
+
+    def parquet_file(self, key: str) -> Any:
+        """A ``pyarrow.parquet.ParquetFile`` on ``key`` (read row group by row group)."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.fs.open(self._fresh(self.path(key)), "rb"))
 
     def read_parquet(self, key: str, columns: builtins.list[str] | None = None) -> Any:
         """Read the Parquet file at ``key`` as a ``pyarrow.Table``."""
