@@ -1,14 +1,18 @@
 # The two commands of the README, plus helpers. Each bootstraps .venv from the
-# package registries alone (python3 -m venv, then uv from PyPI, then the lock).
-PYTHON ?= python3
+# package registries alone (python3.12 -m venv, then uv from PyPI, then the lock).
+# Python 3.12 is MWAA's and the images' Python: the first python3.12 that runs, from
+# PATH or a pyenv install (pyenv's shim fails when 3.12 is installed but not selected).
+PYTHON ?= $(or $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null),\
+  $(lastword $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.12*/bin/python3.12))),\
+  $(error Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12))
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
-LOCK   := requirements/lock-py311.txt
+LOCK   := requirements/lock-py312.txt
 COMPAT := .venv-compat
 CHECKOV := .venv-checkov
 
-.PHONY: venv test lint demo bench lock clean iac compat bundle deploy-dry-run
+.PHONY: venv test lint typecheck demo bench lock clean iac compat bundle deploy-dry-run python-version
 
 venv: $(VENV)/.installed
 
@@ -24,8 +28,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint --config .hadolint.yaml Dockerfile $(wildcard docker/*.Dockerfile)
 
-## test: lint, IaC checks, then the whole test suite (what .ci/run calls)
-test: lint iac compat
+## typecheck: mypy on the library and the collector (configuration in pyproject.toml)
+typecheck: venv
+	$(BIN)/mypy
+
+## test: lint, type check, IaC checks, then the whole test suite (what .ci/run calls)
+test: lint typecheck iac compat
 	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 ## demo: synthetic days into ./data, then the real daily_analysis DAG over them
@@ -36,12 +44,11 @@ demo: venv
 bench: venv
 	$(BIN)/python scripts/benchmark.py $(ARGS)
 
-## lock: re-resolve requirements/lock-py311.txt under MWAA's Airflow 3.3.1 constraints
+## lock: re-resolve requirements/lock-py312.txt under MWAA's Airflow 3.3.1 constraints
 lock:
-	grep -vE '^(numpy|scipy)==' requirements/mwaa-constraints-3.3.1-py3.12.txt > $(VENV)/constraints-py311.txt
-	$(BIN)/uv pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-	  requirements.txt requirements/dev.txt -c $(VENV)/constraints-py311.txt \
-	  --override requirements/overrides-py311.txt -o $(LOCK)
+	$(BIN)/uv pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 \
+	  requirements.txt requirements/dev.txt -c requirements/mwaa-constraints-3.3.1-py3.12.txt \
+	  -o $(LOCK)
 
 ## iac: cfn-lint and checkov on infra/ (checkov in its own venv: its pins clash with Airflow's)
 iac: $(VENV)/.installed $(CHECKOV)/.installed
@@ -54,7 +61,7 @@ $(CHECKOV)/.installed: requirements/checkov.txt $(VENV)/.installed
 	touch $@
 
 ## compat: the DAG house-rules test on Airflow 3.0.6 + amazon 9.12.0 (MWAA's first 3.x).
-## Not part of `make test`: MWAA 3.0.6 is unsupported (daily_analysis needs Airflow 3.1+).
+## Part of `make test`: every DAG must still import there, though deploying on 3.0.6 is unsupported.
 compat: $(COMPAT)/.installed
 	$(COMPAT)/bin/python -m pytest -q -p no:cacheprovider tests/test_dag_integrity.py
 
@@ -75,5 +82,9 @@ deploy-dry-run: $(VENV)/.installed
 	$(BIN)/python scripts/deploy_mwaa.py --stack-outputs $(or $(OUTPUTS),outputs.json) --dry-run \
 	  $(if $(DEPLOYED),--deployed-manifest $(DEPLOYED))
 
+## python-version: the interpreter the venvs are built with
+python-version:
+	@echo "$(PYTHON): $$($(PYTHON) --version)"
+
 clean:
-	rm -rf $(VENV) $(COMPAT) $(CHECKOV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT) $(CHECKOV) .pytest_cache .ruff_cache .mypy_cache

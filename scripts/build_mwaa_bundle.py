@@ -24,6 +24,7 @@ its own PYTHONPATH, which is why the library also sits in the DAGs folder.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import shlex
@@ -143,6 +144,46 @@ def zip_plugins(src: Path, dest: Path) -> bool:
     return True
 
 
+def library_closure(entries: list[Path], library: Path = ROOT / "include" / LIBRARY) -> set[str]:
+    """Names of the library modules ``entries`` import, directly or through each other.
+
+    Every ``import`` counts, also those inside functions (the library defers heavy ones).
+    """
+    found: set[str] = set()
+    todo = list(entries)
+    while todo:
+        tree = ast.parse(todo.pop().read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != LIBRARY or len(parts) < 2 or parts[1] in found:
+                    continue
+                module = library / f"{parts[1]}.py"
+                if module.exists():
+                    found.add(parts[1])
+                    todo.append(module)
+    return found
+
+
+def copy_library(dest: Path, entries: list[Path]) -> None:
+    """The library package with only the modules ``entries`` import, plus its data files."""
+    src = ROOT / "include" / LIBRARY
+    keep = library_closure(entries) | {"__init__"}
+    shutil.copytree(
+        src,
+        dest,
+        ignore=lambda d, names: (
+            set(SKIP(d, names))
+            | {n for n in names if n.endswith(".py") and Path(d) == src and n[:-3] not in keep}
+        ),
+    )
+
+
 def airflowignore(dags_src: Path) -> str:
     """Our own ignore lines plus any the project's dags/.airflowignore has (glob syntax)."""
     lines = [f"{LIBRARY}/", "**/__pycache__/"]
@@ -164,7 +205,9 @@ def build(out: Path, env: dict[str, str] | None = None) -> dict[str, str]:
         shutil.rmtree(out)
     dags = out / "dags"
     shutil.copytree(ROOT / "dags", dags, ignore=SKIP)
-    shutil.copytree(ROOT / "include" / LIBRARY, dags / LIBRARY, ignore=SKIP)
+    copy_library(
+        dags / LIBRARY, sorted(dags.glob("*.py")) + sorted((ROOT / "plugins").rglob("*.py"))
+    )
     (dags / ".airflowignore").write_text(airflowignore(ROOT / "dags"))
     zip_plugins(ROOT / "plugins", out / "plugins.zip")
     (out / "requirements.txt").write_text(requirements_text())

@@ -7,9 +7,7 @@ gets its own Airflow home and SQLite metadata DB.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
 import tempfile
 import uuid
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.testkit import aws_connection, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 INCLUDE = ROOT / "include"
@@ -57,13 +56,6 @@ if str(INCLUDE) not in sys.path:
     sys.path.insert(0, str(INCLUDE))
 
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated SQLite metadata DB in a temporary AIRFLOW_HOME (once per worker)."""
@@ -92,18 +84,6 @@ class MotoAWS:
         self.server.start()
 
 
-def aws_connection_uri(endpoint_url: str) -> str:
-    """An Airflow AWS connection (JSON form) pointing at ``endpoint_url``."""
-    return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": endpoint_url, "region_name": REGION},
-        }
-    )
-
-
 _WORKER_MOTO: list[MotoAWS] = []
 
 
@@ -123,7 +103,7 @@ def moto_server() -> Iterator[MotoAWS]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection_uri(endpoint)
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_connection(endpoint, REGION)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     import boto3
 

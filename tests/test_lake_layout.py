@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -37,3 +37,36 @@ def test_unsafe_ids_rejected(bad):
 def test_hour_range_checked():
     with pytest.raises(ValueError):
         lake.raw_live_snapshot("2026-11-20", 24, "c")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-21T20:00:00Z",
+        "2026-11-21T21:00:00+01:00",
+        "2026-11-21T20:00:00",
+        "2026-11-21 20:00",
+    ],
+)
+def test_parse_utc(text):
+    parsed = lake.parse_utc(text)
+    assert parsed == datetime(2026, 11, 21, 20, tzinfo=UTC) and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("bad", [None, 5, "", "yesterday", "2026-13-01T00:00:00Z"])
+def test_parse_utc_rejects(bad):
+    with pytest.raises(ValueError):
+        lake.parse_utc(bad)
+    assert lake.maybe_utc(bad) is None
+
+
+def test_to_utc_gives_a_plain_datetime_from_pendulum():
+    import pendulum
+
+    when = pendulum.datetime(2026, 11, 21, 15, 30, tz="Europe/Paris")
+    plain = lake.to_utc(when)
+    assert type(plain) is datetime and plain.tzinfo is UTC
+    assert plain == datetime(2026, 11, 21, 14, 30, tzinfo=UTC)
+    assert lake.to_utc(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=UTC)  # naive = UTC
+    east = datetime(2026, 1, 1, 5, tzinfo=timezone(timedelta(hours=5)))
+    assert lake.to_utc(east) == datetime(2026, 1, 1, tzinfo=UTC)

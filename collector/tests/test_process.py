@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from collector_helpers import free_port
+from tests.testkit import free_port
 from twitch_server import privmsg
 
 from vieweratlas import lake as keys

@@ -10,8 +10,9 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from collector_helpers import T0, FakeClock, counts, free_port, make_config, until
+from collector_helpers import T0, FakeClock, counts, make_config, until
 from moto.server import ThreadedMotoServer
+from tests.testkit import free_port
 from twitch_server import privmsg
 
 from vieweratlas import lake as keys

@@ -89,7 +89,10 @@ class ChannelSource:
 
     @property
     def where(self) -> str:
-        return str(self.static) if self.static else self.lake.url(CHANNELS_CURRENT)
+        if self.static is not None:
+            return str(self.static)
+        assert self.lake is not None  # exactly one of the two (checked in __init__)
+        return self.lake.url(CHANNELS_CURRENT)
 
     def read(self) -> list[str] | None:
         """This shard's channels now, or the last good list (None before any)."""
@@ -97,6 +100,7 @@ class ChannelSource:
             if self.static is not None:
                 logins = parse_static(self.static.read_bytes())
             else:
+                assert self.lake is not None  # exactly one of the two (checked in __init__)
                 logins = _logins(parse_channel_list(self.lake.read_bytes(CHANNELS_CURRENT)))
         except Exception as exc:  # noqa: BLE001 - any read error (incl. botocore's) keeps the list
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]

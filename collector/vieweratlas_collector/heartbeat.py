@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vieweratlas.lake import parse_utc
+
 LOCAL_NAME = "heartbeat.json"
 
 
@@ -43,5 +45,5 @@ def write_local(spool_dir: Path, beat: dict[str, Any]) -> None:
 def age_seconds(spool_dir: Path, now: datetime | None = None) -> float:
     """Seconds since the local heartbeat was written; raises if missing or invalid."""
     beat = json.loads((Path(spool_dir) / LOCAL_NAME).read_text())
-    written = datetime.fromisoformat(beat["written_at"])
+    written = parse_utc(beat["written_at"])
     return ((now or datetime.now(UTC)) - written).total_seconds()

@@ -123,9 +123,3 @@ def chatter(msg: Message) -> Chat | None:
     sent = tags.get("tmi-sent-ts", "")
     sent_ms = int(sent) if 0 < len(sent) < 16 and sent.isascii() and sent.isdigit() else 0
     return Chat(int(room_id), channel, int(user_id), login, sent_ms, tags.get("id", ""))
-
-
-def is_shared_relay(msg: Message) -> bool:
-    """True for a shared-chat copy of another channel's message."""
-    source_room = msg.tags.get("source-room-id")
-    return source_room is not None and source_room != msg.tags.get("room-id")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from vieweratlas import lake as keys
 from vieweratlas.settings import SettingsError, load_settings
@@ -209,7 +210,7 @@ def load(
     """Settings from flags, then ``COLLECTOR_*`` variables, then defaults; and ``--once-for``."""
     environ = os.environ if environ is None else environ
     args = parser().parse_args(argv)
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each one parsed by its field's parser
     for f in _options():
         flag, env = "--" + f.name.replace("_", "-"), env_name(f.name)
         raw, where = getattr(args, f.name), flag

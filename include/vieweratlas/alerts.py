@@ -175,7 +175,8 @@ def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str
     ``communities`` list) as dicts with ``label``, ``channels``, ``chatters``;
     ``params.window_days``; links from ``outputs`` (name -> URL).
     """
-    counts = summary.get("counts") if isinstance(summary.get("counts"), Mapping) else summary
+    raw_counts = summary.get("counts")
+    counts = raw_counts if isinstance(raw_counts, Mapping) else summary
     day = _clean(summary.get("date", "?"), 20)
     listed = summary.get("top_communities") or summary.get("communities")
     listed = listed if isinstance(listed, list) else []
@@ -185,7 +186,8 @@ def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str
     subject = _subject(
         f"[ViewerAtlas] {day}: {_count(found)} communities, {_count(channels)} channels"
     )
-    params = summary.get("params") if isinstance(summary.get("params"), Mapping) else {}
+    raw_params = summary.get("params")
+    params = raw_params if isinstance(raw_params, Mapping) else {}
     window = params.get("window_days") or summary.get("window_days")
     lines = [
         f"ViewerAtlas daily analysis for {day}"

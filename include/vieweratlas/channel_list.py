@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from vieweratlas.lake import UnsafeKeyError, safe_id, safe_login
 
@@ -73,10 +74,14 @@ def _utc(value: datetime) -> datetime:
 def _channel(raw: object) -> Channel:
     if not isinstance(raw, dict):
         raise UnsafeKeyError(f"channel entry is not an object: {raw!r}")
-    channel_id = raw.get("id")
+    # untrusted values of any type: Channel.__post_init__ validates each one
+    entry: dict[str, Any] = raw
+    channel_id: Any = entry.get("id")
     if isinstance(channel_id, int) and not isinstance(channel_id, bool):
         channel_id = str(channel_id)
-    return Channel(rank=raw.get("rank"), login=raw.get("login"), id=channel_id)
+    rank: Any = entry.get("rank")
+    login: Any = entry.get("login")
+    return Channel(rank=rank, login=login, id=channel_id)
 
 
 def _dedupe(channels: Iterable[Channel]) -> tuple[Channel, ...]:

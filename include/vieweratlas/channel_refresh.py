@@ -45,15 +45,6 @@ class RefreshResult:
         return asdict(self)
 
 
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def metadata_rows(
     streams: list[dict[str, Any]], observed_at: datetime
 ) -> tuple[list[dict[str, Any]], int]:
@@ -79,7 +70,7 @@ def metadata_rows(
                 "game_name": stream.get("game_name") or None,
                 "language": stream.get("language") or None,
                 "viewer_count": int(viewers) if isinstance(viewers, int) else None,
-                "started_at": _timestamp(stream.get("started_at")),
+                "started_at": lake.maybe_utc(stream.get("started_at")),
                 "title": stream.get("title"),
             }
         )
@@ -131,7 +122,7 @@ def refresh(store: Lake, settings: Settings, when: datetime | None) -> dict[str,
 
     from vieweratlas.helix import helix_from_connection
 
-    observed_at = datetime.fromtimestamp((when or datetime.now(UTC)).timestamp(), tz=UTC)
+    observed_at = lake.to_utc(when or datetime.now(UTC))
     observed_at = observed_at.replace(minute=0, second=0, microsecond=0)
     streams = helix_from_connection(settings.twitch_conn_id).top_streams(settings.top_channels)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -136,7 +137,7 @@ def community_table(nodes: pa.Table) -> pa.Table:
     viewers = nodes["viewers"].to_numpy(zero_copy_only=False)
     games, langs = nodes["game"].to_pylist(), nodes["language"].to_pylist()
     logins = nodes["login"].to_pylist()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for community in range(int(membership.max()) + 1 if len(membership) else 0):
         members = np.flatnonzero(membership == community)
         known = ~np.isnan(viewers[members].astype(np.float64))

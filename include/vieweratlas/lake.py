@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 LOGIN_RE = re.compile(r"^[a-z0-9_]{1,25}$")
 NUMERIC_ID_RE = re.compile(r"^[0-9]{1,20}$")
@@ -74,6 +74,31 @@ def _hour(hour: int) -> str:
     if not 0 <= int(hour) <= 23:
         raise ValueError(f"hour must be 0-23, got {hour}")
     return f"{int(hour):02d}"
+
+
+def to_utc(value: datetime) -> datetime:
+    """A plain ``datetime`` in UTC from any datetime (pendulum's too); naive means UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+
+
+def parse_utc(value: object) -> datetime:
+    """A UTC datetime from ISO-8601 text (``Z`` or an offset; naive means UTC).
+
+    Raises ``ValueError`` for anything else (non-text included).
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
+    return to_utc(datetime.fromisoformat(value))
+
+
+def maybe_utc(value: object) -> datetime | None:
+    """:func:`parse_utc`, or None when ``value`` is missing or not a timestamp."""
+    try:
+        return parse_utc(value)
+    except ValueError:
+        return None
 
 
 def partition_date(key: str) -> date | None:

@@ -90,7 +90,7 @@ def render_png(
                 "ignore", message=r"Glyph \d+ .*missing from", category=UserWarning
             )
             fig.canvas.draw()
-        drawn = Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))
+        drawn = Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))  # type: ignore[attr-defined]  # Agg canvas
     # Edges go underneath everything: composited in PIL, as imshow costs ~0.4 s more.
     side = round(MAP_IN * DPI)
     layer = _edge_layer(edges, positions, community, rgba, px=side // 2)
@@ -148,7 +148,8 @@ def _to_rgba(colour_of: np.ndarray) -> np.ndarray:
 
 
 def _hex(colour: str) -> tuple[float, float, float, float]:
-    return (*(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)), 1.0)
+    red, green, blue = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return (red, green, blue, 1.0)
 
 
 def _edge_layer(edges: pa.Table, positions: np.ndarray, community, rgba, px: int):

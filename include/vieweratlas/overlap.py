@@ -344,6 +344,7 @@ def weight_blocks(incidence: Incidence, weighting: str) -> Iterable[tuple[int, s
         for channel_rows, users_rows in levels:
             part = channel_rows[start:stop] @ users_rows
             block = part if block is None else block + part
+        assert block is not None  # levels is never empty
         block = block.tocsr()
         block.sort_indices()  # pairs come out ordered by (src, dst)
         yield start, block

@@ -62,7 +62,7 @@ class AnalysisParams:
             if field.name not in values or values[field.name] is None:
                 continue
             raw = values[field.name]
-            kind = type(field.default)
+            kind: type = type(field.default)
             try:
                 if kind is bool:
                     if not isinstance(raw, bool):

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
@@ -199,7 +198,9 @@ def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisPara
 
 def read_window_meta(lake: Lake, days: list[str]) -> tuple[dict[str, str], np.ndarray, list]:
     """Channel logins, known bot ids and missing days of the window (manifests only)."""
-    logins, bots, missing = {}, set(), []
+    logins: dict[str, str] = {}
+    bots: set[int] = set()
+    missing: list[str] = []
     for day in days:
         manifest_key = keys.daily_presence_manifest(day)
         if not lake.exists(keys.daily_presence(day)):
@@ -331,8 +332,3 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
         "channels_with_metadata": int(nodes["game"].is_valid().to_numpy(False).sum()),
         "seconds": {"labels": round(time.perf_counter() - clock, 3)},
     }
-
-
-def params_summary(params: AnalysisParams) -> dict:
-    """Params as recorded in summary.json."""
-    return asdict(params)

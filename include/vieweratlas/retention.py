@@ -114,7 +114,8 @@ def plan(
             else:
                 result.kept_objects += 1
                 result.kept_bytes += size
-        too_new = [k for k in result.delete if layout.partition_date(k) >= min(today, utc_today)]
+        latest = min(today, utc_today)
+        too_new = [k for k in result.delete if (layout.partition_date(k) or date.max) >= latest]
         if too_new:  # cannot happen with the checks above; never let it slip through
             raise RetentionRefused(f"{ds.name}: refusing to delete today's data ({too_new[0]})")
         plans.append(result)

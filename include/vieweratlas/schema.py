@@ -61,6 +61,24 @@ CHANNEL_METADATA = pa.schema(
 )
 """Per channel, per hour: what Helix Get Streams said about it."""
 
+VOD_LEDGER = pa.schema(
+    [
+        pa.field("vod_id", pa.string(), nullable=False),
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("channel_login", pa.string(), nullable=False),
+        pa.field("created_at", TS, nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("attempts", pa.int32(), nullable=False),
+        pa.field("permanent", pa.bool_(), nullable=False),
+        pa.field("exit_code", pa.int32()),
+        pa.field("error", pa.string()),
+        pa.field("discovered_at", TS, nullable=False),
+        pa.field("updated_at", TS, nullable=False),
+    ],
+    metadata={"vieweratlas.schema": "vod_ledger/1"},
+)
+"""One row per VOD (``lake.VOD_LEDGER``): its download status, so none is fetched twice."""
+
 
 class SchemaError(ValueError):
     """A table does not match the schema its dataset requires."""
@@ -75,11 +93,6 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         return table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
         raise SchemaError(f"cannot cast to {schema.metadata}: {exc}") from exc
-
-
-def empty(schema: pa.Schema) -> pa.Table:
-    """An empty table of ``schema``."""
-    return schema.empty_table()
 
 
 def from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

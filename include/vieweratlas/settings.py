@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_ROOT = (PROJECT_ROOT / "data").as_uri()
@@ -249,7 +250,7 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each value parsed to its field's type by _parser
     for field in fields(Settings):
         name = env_name(field.name)
         raw = environ.get(name)

@@ -13,6 +13,7 @@ from the Airflow AWS connection.
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import logging
@@ -26,8 +27,6 @@ import fsspec
 from fsspec.spec import AbstractFileSystem
 
 log = logging.getLogger(__name__)
-
-DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1,000 keys per call
 
 
 class Lake:
@@ -65,11 +64,8 @@ class Lake:
 
     def write_bytes(self, key: str, data: bytes) -> str:
         """Write ``data`` to ``key`` atomically; return the key's URL."""
-        path = self.path(key)
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        with self.fs.open(path, "wb", autocommit=False) as handle:
+        with self.open_write(key) as handle:
             handle.write(data)
-        handle.commit()
         return self.url(key)
 
     def write_file(self, key: str, local_path: str) -> str:
@@ -118,15 +114,24 @@ class Lake:
         return {self.key_of(p): int(info.get("size") or 0) for p, info in sorted(found.items())}
 
     def delete(self, keys: Iterable[str]) -> int:
-        """Delete ``keys`` in batches; return how many were deleted."""
+        """Delete ``keys``; return how many were asked for.
+
+        s3fs sends one DeleteObjects per 1,000 keys (the S3 limit) by itself.
+        """
         paths = [self.path(key) for key in keys]
-        for start in range(0, len(paths), DELETE_BATCH):
-            self.fs.rm(paths[start : start + DELETE_BATCH])
+        if paths:
+            self.fs.rm(paths)
         return len(paths)
 
     def copy(self, src_key: str, dst_key: str) -> None:
-        """Copy one object to another key (atomically at the destination)."""
-        self.write_bytes(dst_key, self.read_bytes(src_key))
+        """Copy one object to another key without reading it here.
+
+        S3: one server-side CopyObject (the new object appears whole). ``file://``: a
+        plain file copy, not atomic; only ``publish`` copies (into ``latest/``).
+        """
+        dst = self.path(dst_key)
+        self.fs.makedirs(posixpath.dirname(dst), exist_ok=True)
+        self.fs.copy(self._fresh(self.path(src_key)), dst)
 
     # -- JSON and Parquet --------------------------------------------------------------
 
@@ -152,8 +157,13 @@ class Lake:
         """A binary handle that writes ``key`` atomically when the block ends without error."""
         path = self.path(key)
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        with self.fs.open(path, "wb", autocommit=False) as handle:
-            yield handle
+        handle = self.fs.open(path, "wb", autocommit=False)
+        try:
+            with handle:
+                yield handle
+        except BaseException:
+            handle.discard()  # drop the temp file / abort the multipart upload
+            raise
         handle.commit()
 
     def parquet_file(self, key: str) -> Any:
@@ -162,7 +172,7 @@ class Lake:
 
         return pq.ParquetFile(self.fs.open(self._fresh(self.path(key)), "rb"))
 
-    def read_parquet(self, key: str, columns: list[str] | None = None) -> Any:
+    def read_parquet(self, key: str, columns: builtins.list[str] | None = None) -> Any:
         """Read the Parquet file at ``key`` as a ``pyarrow.Table``."""
         import pyarrow.parquet as pq
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from vieweratlas import lake
@@ -38,12 +38,9 @@ def _parse_time(value: object, what: str) -> datetime:
     if not isinstance(value, str):
         raise MalformedChatError(f"{what} is missing")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return lake.parse_utc(value)
     except ValueError:
         raise MalformedChatError(f"{what} is not an ISO timestamp: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _channel(doc: dict[str, Any]) -> tuple[int, str]:

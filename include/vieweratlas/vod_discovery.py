@@ -63,22 +63,13 @@ def _hour_of(key: str) -> datetime | None:
     return datetime(day.year, day.month, day.day, int(key[marker + 5 : marker + 7]), tzinfo=UTC)
 
 
-def _created(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def find_vods(helix: HelixClient, channels: dict[int, str], end: datetime) -> list[dict[str, Any]]:
     """Archive VODs of ``channels`` created in the 24 hours before ``end``."""
     start = end - WINDOW
     vods: dict[str, dict[str, Any]] = {}
     for channel_id, login in sorted(channels.items()):
         for video in helix.archive_videos(str(channel_id)):
-            created = _created(video.get("created_at"))
+            created = lake.maybe_utc(video.get("created_at"))
             try:
                 vod_id = lake.safe_id(video.get("id", ""))
             except lake.UnsafeKeyError:
@@ -164,7 +155,7 @@ def run_plan(store: Lake, settings: Settings, end: datetime | None) -> list[dict
     from vieweratlas.helix import helix_from_connection
 
     # a plain UTC datetime: Airflow passes pendulum objects, which compare badly with datetime
-    end = datetime.fromtimestamp((end or datetime.now(UTC)).timestamp(), tz=UTC)
+    end = lake.to_utc(end or datetime.now(UTC))
     plan = plan_downloads(
         store,
         helix_from_connection(settings.twitch_conn_id),

@@ -16,27 +16,10 @@ from typing import Any
 import pyarrow as pa
 
 from vieweratlas import lake
-from vieweratlas.schema import TS
+from vieweratlas.schema import VOD_LEDGER
 from vieweratlas.storage import Lake
 
 DISCOVERED, DOWNLOADED, FAILED = "discovered", "downloaded", "failed"
-
-LEDGER = pa.schema(
-    [
-        pa.field("vod_id", pa.string(), nullable=False),
-        pa.field("channel_id", pa.int64(), nullable=False),
-        pa.field("channel_login", pa.string(), nullable=False),
-        pa.field("created_at", TS, nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("attempts", pa.int32(), nullable=False),
-        pa.field("permanent", pa.bool_(), nullable=False),
-        pa.field("exit_code", pa.int32()),
-        pa.field("error", pa.string()),
-        pa.field("discovered_at", TS, nullable=False),
-        pa.field("updated_at", TS, nullable=False),
-    ],
-    metadata={"vieweratlas.schema": "vod_ledger/1"},
-)
 
 
 @dataclass(frozen=True)
@@ -74,7 +57,7 @@ def read_ledger(store: Lake) -> dict[str, VodRecord]:
 def write_ledger(store: Lake, ledger: dict[str, VodRecord]) -> str:
     """Replace the ledger (atomic write); rows ordered by creation time."""
     rows = [asdict(r) for r in sorted(ledger.values(), key=lambda r: (r.created_at, r.vod_id))]
-    return store.write_parquet(lake.VOD_LEDGER, pa.Table.from_pylist(rows, schema=LEDGER))
+    return store.write_parquet(lake.VOD_LEDGER, pa.Table.from_pylist(rows, schema=VOD_LEDGER))
 
 
 def add_discovered(
@@ -113,6 +96,7 @@ def record_outcome(
 ) -> VodRecord:
     """Fold one attempt's result into the ledger; ``None`` = the download never reported."""
     record = ledger[vod_id]
+    error: str | None
     if result is None:
         status, permanent, code, error = FAILED, False, None, "the download left no result"
     else:

@@ -105,14 +105,6 @@ class WatchdogResult:
         return "\n".join(lines)
 
 
-def parse_time(value: object) -> datetime:
-    """A UTC datetime from ISO-8601 text (``Z`` or an offset; naive means UTC)."""
-    if not isinstance(value, str):
-        raise ValueError(f"written_at is not a string: {value!r}")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def read_heartbeat(lake: Lake, key: str, now: datetime) -> Heartbeat:
     """Parse one heartbeat file; problems become ``error`` rather than exceptions."""
     fallback_id = _label(key.rsplit("/", 1)[-1].removesuffix(".json"), 64)
@@ -120,7 +112,7 @@ def read_heartbeat(lake: Lake, key: str, now: datetime) -> Heartbeat:
         data = lake.read_json(key)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        written = parse_time(data.get("written_at"))
+        written = layout.parse_utc(data.get("written_at"))
     except (ValueError, OSError) as exc:
         return Heartbeat(key, fallback_id, "?", None, None, error=str(exc)[:200])
     return Heartbeat(
@@ -144,7 +136,7 @@ def joined_share_problem(beat: Heartbeat, now: datetime, min_share: float) -> st
     try:
         wanted = int(f.get("channels_wanted", 0)) - int(f.get("channels_parked", 0))
         joined = int(f.get("channels_joined", 0))
-        since = parse_time(f.get("fully_joined_at") or f.get("started_at"))
+        since = layout.parse_utc(f.get("fully_joined_at") or f.get("started_at"))
     except (TypeError, ValueError):
         return None  # a heartbeat without these fields (an older collector)
     if wanted <= 0 or joined / wanted >= min_share:
@@ -181,7 +173,7 @@ def check(
     problems: list[str] = []
     fresh = [b for b in beats if b.age_minutes is not None and b.age_minutes <= stale_minutes]
     for beat in beats:
-        if beat.error:
+        if beat.error or beat.age_minutes is None:
             problems.append(f"shard {beat.shard} ({beat.collector_id}) heartbeat unreadable")
         elif beat.age_minutes is not None and beat.age_minutes < -stale_minutes:
             problems.append(f"shard {beat.shard} ({beat.collector_id}) heartbeat is in the future")

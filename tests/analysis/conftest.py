@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
 def presence_table(rows: list[tuple], day: str = "2026-03-02"):
@@ -39,11 +36,6 @@ def presence_table(rows: list[tuple], day: str = "2026-03-02"):
 @pytest.fixture
 def load_dag(airflow_db):
     """``load_dag(dag_id)``: a DAG from ``dags/`` parsed as the DAG processor does."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.testkit import load_dag
 
-    def load(dag_id: str):
-        bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
-        assert not bag.import_errors, bag.import_errors
-        return bag.dags[dag_id]
-
-    return load
+    return load_dag

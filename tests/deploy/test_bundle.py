@@ -50,7 +50,9 @@ def dist(tmp_path_factory) -> Path:
 def test_layout(dist: Path):
     assert sorted(p.name for p in (dist / "dags").glob("*.py")) == DAG_FILES
     library = {p.name for p in (dist / "dags" / "vieweratlas").glob("*.py")}
-    assert library == {p.name for p in (ROOT / "include" / "vieweratlas").glob("*.py")}
+    entries = sorted((ROOT / "dags").glob("*.py")) + sorted((ROOT / "plugins").rglob("*.py"))
+    imported = bundle.library_closure(entries) | {"__init__"}
+    assert library == {f"{name}.py" for name in imported}  # synthetic.py is not among them
     assert not list(dist.rglob("__pycache__")), "caches must not ship"
     assert not (dist / "dags" / "include").exists()
     assert (dist / "startup.sh").stat().st_mode & 0o111

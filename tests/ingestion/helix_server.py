@@ -42,6 +42,7 @@ class FakeTwitch:
     limit: int = 800
     remaining: int = 800
     reset_in: float = 1.0
+    reset_at: int | None = None  # a fixed Ratelimit-Reset (epoch seconds) instead of reset_in
     faults: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     requests: list[Seen] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
@@ -123,7 +124,7 @@ def _handler(state: FakeTwitch):
                 headers = {
                     "Ratelimit-Limit": str(state.limit),
                     "Ratelimit-Remaining": str(state.remaining),
-                    "Ratelimit-Reset": str(int(reset) + (1 if reset % 1 else 0)),
+                    "Ratelimit-Reset": str(state.reset_at or int(reset) + (1 if reset % 1 else 0)),
                 }
             auth = seen.headers.get("Authorization", "")
             token = auth.removeprefix("Bearer ")

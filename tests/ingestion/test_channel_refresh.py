@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from helix_server import CLIENT_SECRET, stream
+from tests.testkit import load_dag
 
 from vieweratlas import lake as keys
 from vieweratlas.channel_list import Channel, parse_channel_list, render_channel_list
@@ -14,15 +15,6 @@ from vieweratlas.schema import CHANNEL_METADATA
 
 DAG_FILE = Path(__file__).parents[2] / "dags" / "channel_refresh.py"
 RUN_AT = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
-
-
-def load_dag(dag_id: str, path: Path):
-    """Parse one DAG file the way the DAG processor does (settings from the environment)."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(path))
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[dag_id]
 
 
 def task_states(run) -> dict[str, str]:
@@ -111,3 +103,7 @@ def test_a_shrunken_list_keeps_the_previous_one(
     assert ti.state == "failed" and ti.try_number == 1  # failed for good: no retries
     assert lake.read_bytes(keys.CHANNELS_CURRENT) == previous
     assert len(fake_twitch.seen("/helix/streams")) == 1
+    # what Twitch did return is still recorded for the hour (written before the check)
+    (hourly,) = lake.list(keys.channels_day_prefix(RUN_AT))
+    assert lake.read_parquet(hourly).column("login").to_pylist()[:2] == ["chan_1", "chan_2"]
+    assert lake.read_parquet(hourly).num_rows == 30

@@ -7,18 +7,20 @@ import time
 
 import pytest
 from helix_server import CLIENT_ID, CLIENT_SECRET, FakeTwitch, stream, video
+from tests.testkit import free_port
 
 from vieweratlas.helix import HelixClient, HelixConfig, HelixError, Secret
 
 
 class FakeClock:
-    """Records sleeps instead of sleeping (the server's resets use the real clock)."""
+    """Records sleeps instead of sleeping; the real clock unless ``now`` is fixed."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: float | None = None) -> None:
         self.sleeps: list[float] = []
+        self.now = now
 
     def time(self) -> float:
-        return time.time()
+        return time.time() if self.now is None else self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -91,6 +93,17 @@ def test_429_waits_until_the_reset(fake_twitch):
     assert 0.1 <= clock.sleeps[0] <= 3.1  # until Ratelimit-Reset (1-2 s ahead), not a guess
 
 
+def test_429_wait_is_pinned_to_the_ratelimit_reset_header(fake_twitch):
+    """The reset is 2.5 s after the client's clock: the wait is that (+0.1 s margin), not 1 s."""
+    fake_twitch.streams = [stream(rank) for rank in range(1, 11)]
+    fake_twitch.faults["streams"].append(429)
+    fake_twitch.reset_at = int(time.time()) + 100
+    clock = FakeClock(now=fake_twitch.reset_at - 2.5)
+    client_for(fake_twitch, clock).top_streams(10)
+
+    assert clock.sleeps == [pytest.approx(2.6, abs=0.01)]
+
+
 def test_slows_down_before_the_limit(fake_twitch):
     """Below ``reserve`` points it waits for the reset before the next call: no 429 ever."""
     fake_twitch.streams = [stream(rank) for rank in range(1, 501)]
@@ -134,12 +147,7 @@ def test_5xx_gives_up_after_the_retries(fake_twitch):
 
 
 def test_connection_errors_are_retried_then_reported():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    state = FakeTwitch(url=f"http://127.0.0.1:{port}")  # nobody listens there
+    state = FakeTwitch(url=f"http://127.0.0.1:{free_port()}")  # nobody listens there
     with pytest.raises(HelixError, match="ConnectionError") as info:
         client_for(state, retries=1).top_streams(1)
     assert CLIENT_SECRET not in str(info.value)

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,21 +27,6 @@ import psutil
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 USER = "e2e"
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def aws_connection(endpoint_url: str, region: str = "us-east-1") -> str:
-    """``AIRFLOW_CONN_AWS_DEFAULT`` (JSON form) for a moto server."""
-    extra = {"endpoint_url": endpoint_url, "region_name": region}
-    return json.dumps(
-        {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
-    )
 
 
 class StackError(RuntimeError):

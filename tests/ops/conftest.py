@@ -6,26 +6,16 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
-
-
-def _load_dag(dag_id: str):
-    """The DAG in ``dags/<dag_id>.py``, parsed the way the DAG processor parses it."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[dag_id]
+from tests import testkit
 
 
 @pytest.fixture
 def load_dag(airflow_db):
     """``load_dag(dag_id)``: a real DAG from ``dags/``, with a migrated metadata DB."""
-    return _load_dag
+    return testkit.load_dag
 
 
 class AlertInbox:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from tests.testkit import aws_connection
 
 from vieweratlas import alerts, dag_defaults
 from vieweratlas.settings import Settings
@@ -152,9 +153,10 @@ def test_on_failure_never_raises_even_when_sns_is_unreachable(caplog, monkeypatc
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
-        '{"conn_type": "aws", "extra": '
-        '{"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1", '
-        '"config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}}',
+        aws_connection(
+            "http://127.0.0.1:9",
+            config_kwargs={"retries": {"max_attempts": 1}, "connect_timeout": 1},
+        ),
     )
     alerts.on_failure(context(RuntimeError("boom")))
     assert "Could not publish the failure alert" in caplog.text

@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.ops.airflow_stack import AirflowStack, aws_connection, free_port
+from tests.ops.airflow_stack import AirflowStack
+from tests.testkit import aws_connection, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "daily_analysis"
@@ -56,11 +57,8 @@ e2e_fail_on_purpose()
 
 def seed_inputs(data_dir: Path, last_day: date) -> None:
     """A small synthetic lake (the analysis engineer's generator) ending on ``last_day``."""
-    from vieweratlas.storage import Lake
-
-    if "Placeholder" in (ROOT / "dags" / f"{DAG_ID}.py").read_text():
-        return  # the placeholder DAG needs no input
     from vieweratlas import synthetic
+    from vieweratlas.storage import Lake
 
     spec = synthetic.SyntheticSpec(channels=40, users=1500, communities=4, days=SEED_DAYS)
     synthetic.write_snapshots(Lake(data_dir.as_uri()), synthetic.generate(spec), last_day, hours=2)

@@ -82,10 +82,7 @@ def test_dry_run_lists_but_changes_nothing(lake):
     assert not lake.exists(layout.retention_report(TODAY))
 
 
-def test_deletes_in_batches_through_the_lake(lake, monkeypatch):
-    from vieweratlas import storage
-
-    monkeypatch.setattr(storage, "DELETE_BATCH", 3)
+def test_deletes_through_the_lake(lake):
     old = TODAY - timedelta(days=40)
     for hour in range(8):
         lake.write_bytes(layout.raw_live_snapshot(old, hour, "c1"), b"abc")
