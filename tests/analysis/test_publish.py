@@ -42,3 +42,16 @@ def test_generator_shapes_and_determinism():
     assert set(table["source"].to_pylist()) == {"live", "vod"}
     sizes = np.bincount(one.days[0][0], minlength=100)
     assert sizes.max() > 5 * np.median(sizes)  # heavy-tailed channel sizes
+
+
+def test_map_title_says_which_days_had_data():
+    from vieweratlas.publish import map_title
+
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert map_title(days, []) == "Twitch communities, 2026-03-01 to 2026-03-03"
+    assert map_title(days, ["2026-03-02"]) == (
+        "Twitch communities, 2026-03-01 to 2026-03-03 (data: 2026-03-01, 2026-03-03)"
+    )
+    week = [f"2026-03-0{k}" for k in range(1, 8)]
+    assert map_title(week, week[:2]).endswith("(data: 5 of 7 days)")
+    assert map_title(days, days).endswith("(no day had data)")
