@@ -129,7 +129,10 @@ def main() -> None:
     args = parser.parse_args()
     names = list(VARIANTS) if args.variants else ["chosen"]
     print(f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'data':16s} {'method':18s} {'(a) top3':>9s} {'(b) rho':>8s} {'(c) nbr':>8s} {'s':>6s}")
+    print(
+        f"{'data':16s} {'method':18s} {'(a) top3':>9s} {'(b) rho':>8s} {'(c) nbr':>8s}"
+        f" {'wall s':>6s} {'cpu s':>6s}"
+    )
     rows: dict[tuple[str, str], list] = {}
     for seed in range(args.seeds):
         for name, nodes, edges, aff, (s, d, sc) in datasets(seed):
@@ -137,15 +140,16 @@ def main() -> None:
             for method in names:
                 with variant(VARIANTS[method]):
                     given = None if VARIANTS[method].get("_backbone") else aff
-                    clock = time.perf_counter()
+                    clock, cpu = time.perf_counter(), time.process_time()
                     pos = layout.compute_layout(nodes, edges, seed, given)
                     took = time.perf_counter() - clock
+                    took_cpu = time.process_time() - cpu
                 rows.setdefault((name, method), []).append(
-                    (*quality(pos, comm, aff, s, d, sc), took)
+                    (*quality(pos, comm, aff, s, d, sc), took, took_cpu)
                 )
     for (name, method), values in rows.items():
-        a, b, c, t = np.mean(values, axis=0)
-        print(f"{name:16s} {method:18s} {a:9.2f} {b:8.2f} {c:8.2f} {t:6.2f}")
+        a, b, c, t, cpu = np.mean(values, axis=0)
+        print(f"{name:16s} {method:18s} {a:9.2f} {b:8.2f} {c:8.2f} {t:6.2f} {cpu:6.2f}")
 
 
 if __name__ == "__main__":

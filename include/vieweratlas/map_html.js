@@ -82,13 +82,36 @@
     schedule();
   }
 
+  // While a drag pans the map, frames blit a snapshot of the last full drawing
+  // (software canvases cannot redraw thousands of dots and labels at 60 fps);
+  // the full drawing comes back when the drag ends.
+  let snapshot = null;
   function schedule() {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      draw();
+      if (snapshot && drag && drag.moved) blit();
+      else draw();
     });
+  }
+
+  function takeSnapshot() {
+    snapshot = document.createElement("canvas");
+    snapshot.width = canvas.width;
+    snapshot.height = canvas.height;
+    snapshot.getContext("2d").drawImage(canvas, 0, 0);
+    snapshot.cx = view.cx;
+    snapshot.cy = view.cy;
+    snapshot.scale = view.scale;
+  }
+
+  function blit() {
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const dx = (snapshot.cx - view.cx) * view.scale * view.dpr;
+    const dy = (view.cy - snapshot.cy) * view.scale * view.dpr;
+    ctx.drawImage(snapshot, Math.round(dx), Math.round(dy));
   }
 
   const dimmed = (i) =>
@@ -501,7 +524,10 @@
     if (drag) {
       const dx = px - drag.x;
       const dy = py - drag.y;
-      drag.moved = drag.moved || Math.abs(dx) + Math.abs(dy) > 3;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) > 3) {
+        drag.moved = true;
+        takeSnapshot();
+      }
       view.cx = drag.cx - dx / view.scale;
       view.cy = drag.cy + dy / view.scale;
       schedule();
@@ -521,7 +547,9 @@
     }
     pointers.delete(ev.pointerId);
     if (pointers.size < 2) pinch = null;
+    if (drag && drag.moved) schedule();
     drag = null;
+    snapshot = null;
   };
   canvas.addEventListener("pointerup", release);
   canvas.addEventListener("pointercancel", release);

@@ -28,7 +28,7 @@ class AnalysisParams:
     top_k: int = 10
     min_shared: int = 1
     algorithm: str = "leiden"
-    resolution: float = 1.0
+    resolution: float = 2.0  # most stable across seeds on the real graph (README)
     seed: int = 42
     min_chatters: int = 20
     bot_filter: bool = True
@@ -121,7 +121,10 @@ PARAM_SPECS: dict[str, dict[str, Any]] = {
         "type": "number",
         "exclusiveMinimum": 0,
         "maximum": 100,
-        "description": "Modularity resolution: higher finds more, smaller communities.",
+        "description": (
+            "Modularity resolution: higher finds more, smaller communities "
+            "(2 is the most stable across seeds on a real Twitch graph)."
+        ),
     },
     "seed": {
         "default": _D.seed,
