@@ -183,7 +183,14 @@ ANALYSIS_OUTPUTS = (
     "summary.json",
 )
 #: Intermediate files the analysis tasks hand each other (under ``_work/``).
-ANALYSIS_WORK = ("channels.parquet", "edges.parquet", "membership.parquet", "metadata.parquet")
+ANALYSIS_WORK = (
+    "channels.parquet",
+    "edges.parquet",
+    "membership.parquet",
+    "metadata.parquet",
+    "pairs.parquet",  # every channel pair >= min_shared (overlap.PAIRS), in row groups
+    "neighbors.parquet",  # each channel's top neighbours by shared weight (rows)
+)
 
 
 def analysis_file(day: date | datetime | str, name: str) -> str:
