@@ -40,9 +40,9 @@ FONTS = (
 MAP_IN, LEGEND_IN, DPI = 15.5, 4.0, 120  # map square plus a legend column: 2340 x 1920 px
 MAX_EDGE_SAMPLES = 1_500_000  # edge pixels drawn (half the map's resolution)
 LIMIT = 1.06  # axes range; the layout is in [-1, 1]
-NAMED_CHANNELS = 80  # channel names tried (biggest first); overlapping ones are left out
-LABELLED_COMMUNITIES = 40  # community labels tried on the map (largest first)
-LEGEND_ROWS = 36
+NAMED_CHANNELS = 50  # channel names tried (biggest first); overlapping ones are left out
+LABELLED_COMMUNITIES = 30  # community labels tried on the map (largest first)
+LEGEND_ROWS = 30
 MAX_COMMUNITY_ID = 10_000_000  # ids index lookup arrays; the analysis numbers them 0..C-1
 
 
