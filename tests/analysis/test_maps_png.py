@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pyarrow as pa
 import pytest
+from matplotlib import rc_context
 from PIL import Image
 from scripts.bench_maps import planted_graph
 
@@ -123,7 +124,8 @@ def test_map_labels_never_overlap(graph, real):
     else:
         nodes, edges, communities, _ = graph
     positions = compute_layout(nodes, edges, seed=1)
-    boxes = _boxes(draw_map(nodes, positions, communities, "t"))
+    with rc_context({"font.family": available_fonts()}):  # as render_png draws it
+        boxes = _boxes(draw_map(nodes, positions, communities, "t"))
     assert len(boxes) >= 15  # community labels and channel names are drawn
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
