@@ -48,6 +48,9 @@
     byColour.get(N.c[i]).push(i);
   }
 
+  const quiet = new Uint8Array(n); // unconnected channels: the outer ring, unlabelled at fit
+  for (const i of data.unconnected.rows) quiet[i] = 1;
+
   const view = { scale: 1, cx: 0, cy: 0, w: 0, h: 0, dpr: 1, fit: 1 };
   let selected = -1;
   let around = null; // Uint8Array: 1 for the selected channel and its neighbours
@@ -233,7 +236,7 @@
     let shown = 0;
     for (const i of order) {
       if (tried >= 1500 || shown >= 160) break;
-      if (dimmed(i)) continue;
+      if (dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
       const x = sx(X[i]);
       const y = sy(Y[i]);
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
@@ -459,7 +462,7 @@
     box.querySelector("summary").textContent =
       `Unconnected channels (${lonely.count.toLocaleString()}): outer ring`;
     const ul = $("unconnected-list");
-    for (const i of lonely.rows) {
+    for (const i of lonely.rows.slice(0, lonely.listed)) {
       const li = document.createElement("li");
       const button = document.createElement("button");
       button.className = "item";

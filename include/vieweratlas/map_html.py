@@ -283,6 +283,7 @@ def _graph_data(
         },
         "unconnected": {
             "count": len(lonely),
-            "rows": lonely[:UNCONNECTED_LISTED].tolist(),
+            "rows": lonely.tolist(),  # all (the ring stays unlabelled); the legend lists the first
+            "listed": UNCONNECTED_LISTED,
         },
     }
