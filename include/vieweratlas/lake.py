@@ -112,6 +112,18 @@ def raw_live_snapshot(day: date | datetime | str, hour: int, collector_id: str) 
     )
 
 
+def raw_live_part(day: date | datetime | str, hour: int, collector_id: str, part: str) -> str:
+    """One checkpoint of one collector for one UTC hour: the chatters seen since the last.
+
+    Parquet with presence rows whose ``message_count`` is the increment of that
+    checkpoint only; readers union every file under the hour and sum counts.
+    """
+    return (
+        f"{RAW_LIVE.prefix}/date={_day(day)}/hour={_hour(hour)}/"
+        f"{safe_token(collector_id)}.{safe_token(part)}.parquet"
+    )
+
+
 def raw_live_day_prefix(day: date | datetime | str) -> str:
     """All live snapshots of one UTC day."""
     return f"{RAW_LIVE.prefix}/date={_day(day)}/"
