@@ -39,12 +39,19 @@ LANGS = ["en", "es", "ja", "ko", "ar", "de", None]
 
 
 def planted_graph(
-    n: int = 5000, m: int = 50000, n_comm: int = 40, seed: int = 0, p_in: float = 0.92
+    n: int = 5000,
+    m: int = 50000,
+    n_comm: int = 40,
+    seed: int = 0,
+    p_in: float = 0.92,
+    related: float = 0.0,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Nodes, edges and communities of a graph with planted communities (Zipf sizes).
 
     About 2% of channels are isolated singletons; names include hostile and
-    non-Latin strings (``NAMES``) so every consumer meets them.
+    non-Latin strings (``NAMES``) so every consumer meets them. With ``related``
+    > 0, that share of the edges leaving a community go to a community next to
+    it on a hidden ring of communities (so communities have ranked relations).
     """
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_comm + 1) ** 0.9
@@ -61,6 +68,13 @@ def planted_graph(
     c = community[src]
     dst_in = members[starts[c] + rng.integers(0, 1 << 30, len(src)) % sizes[c]]
     dst_out = np.flatnonzero(community < n_comm)[rng.integers(0, n - n_single, len(src))]
+    if related > 0:
+        ring = rng.permutation(n_comm)  # community at each ring slot
+        slot = np.argsort(ring)
+        step = rng.choice([-2, -1, 1, 2], len(src), p=[0.15, 0.35, 0.35, 0.15])
+        near = ring[(slot[c] + step) % n_comm]
+        dst_near = members[starts[near] + rng.integers(0, 1 << 30, len(src)) % sizes[near]]
+        dst_out = np.where(rng.random(len(src)) < related, dst_near, dst_out)
     dst = np.where(same, dst_in, dst_out)
     lo, hi = np.minimum(src, dst), np.maximum(src, dst)
     key = np.unique((lo * n + hi)[lo != hi])[:m]

@@ -5,8 +5,10 @@ most-observed game and language. A community is named after the game and
 language that hold the largest share of its viewers (channels without a known
 viewer count weigh by chatters instead), e.g. ``Just Chatting · Spanish``;
 a game under 40% of the community's weight becomes ``Mixed games``, a language
-under 60% is left out, and a community without any metadata is
-``Community <n>``. Equal labels get their biggest channel appended.
+under 60% is left out. Every label ends with the community's biggest channels
+by display name (``LABEL_CHANNELS``), e.g. ``Just Chatting · Spanish: Ibai,
+elrubius, auronplay``, so a community without metadata still reads as the
+channels people know. Equal labels get their biggest channel appended.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 GAME_SHARE = 0.4
 LANGUAGE_SHARE = 0.6
 TOP_CHANNELS = 5
+LABEL_CHANNELS = 3
 LANGUAGES = {
     "en": "English", "es": "Spanish", "pt": "Portuguese", "de": "German", "fr": "French",
     "ja": "Japanese", "ko": "Korean", "ru": "Russian", "it": "Italian", "pl": "Polish",
@@ -137,6 +140,7 @@ def community_table(nodes: pa.Table) -> pa.Table:
     viewers = nodes["viewers"].to_numpy(zero_copy_only=False)
     games, langs = nodes["game"].to_pylist(), nodes["language"].to_pylist()
     logins = nodes["login"].to_pylist()
+    names = nodes["display_name"].to_pylist()
     rows: list[dict[str, Any]] = []
     for community in range(int(membership.max()) + 1 if len(membership) else 0):
         members = np.flatnonzero(membership == community)
@@ -152,10 +156,12 @@ def community_table(nodes: pa.Table) -> pa.Table:
         if lang is not None and lang_share >= LANGUAGE_SHARE:
             parts.append(language_name(lang))
         biggest = members[np.lexsort((members, -chatters[members]))][:TOP_CHANNELS]
+        known = ", ".join(names[i] or logins[i] for i in biggest[:LABEL_CHANNELS])
+        head = " · ".join(parts)
         rows.append(
             {
                 "community": community,
-                "label": " · ".join(parts) if parts else f"Community {community}",
+                "label": f"{head}: {known}" if head else known or f"Community {community}",
                 "channels": len(members),
                 "chatters": int(chatters[members].sum()),
                 "top_game": game,

@@ -1,17 +1,22 @@
-"""Map layout: communities as separated discs, channels spread inside their disc.
+"""Map layout: related communities side by side, big ones as lobes, channels inside.
 
-Two levels, both plain numpy so a 5,000-channel graph lays out in well under a
-second and the result depends only on the inputs and the seed:
+Three levels, plain numpy, deterministic
+for a seed:
 
-1. every big community becomes a disc whose area is proportional to its channel
-   count; the discs are placed by a small force simulation (linked communities
-   attract, discs never overlap, a weak gravity keeps the map compact). Tiny
-   communities (and those beyond ``MAX_GROUPS``) share one "other" disc;
-2. channels start from a smooth spectral-like embedding of their community's
-   edges (orthogonal iteration of a random walk, all discs at once), then edges
-   pull their ends together, a smoothed density grid pushes crowded channels
-   apart, each channel is clamped to its disc, and radii are finally evened out
-   (order kept) so no disc has a crowded core or rim.
+1. *Groups.* Every community with at least ``MIN_GROUP`` channels is drawn;
+   one with ``SPLIT`` channels or more is split into lobes (its sub-scenes:
+   k-means on a spectral embedding of its own edges), so its inner structure shows.
+   A group is a disc whose area grows with its channel count.
+2. *Placement.* Lobes of one community are packed by stress majorisation
+   (target distance: touching for the most related, further for weaker
+   links), then the communities themselves the same way, from a C x C
+   affinity (summed overlap between communities, normalised per community:
+   ``A_ij / sqrt(A_i A_j)``), then each community's lobes are turned to face
+   the communities they share most with. Discs never overlap.
+3. *Channels.* Inside each disc, edge springs, a density push and a disc
+   clamp (the previous layout's member step). Channels outside every drawn
+   community sit next to their placed neighbours; isolated ones go to a quiet
+   ring around the map (``unconnected`` in the legend).
 """
 
 from __future__ import annotations
@@ -20,85 +25,229 @@ import numpy as np
 import pyarrow as pa
 from scipy import ndimage, sparse
 
-MAX_GROUPS = 150  # communities drawn as their own disc; the rest share one
-MIN_GROUP = 3  # communities smaller than this go to the shared disc
+MAX_GROUPS = 400  # communities drawn as their own colour group; the rest are leftovers
+MIN_GROUP = 3  # communities smaller than this are leftovers
+SPLIT = 80  # communities with this many channels are drawn as lobes
+LOBE_SIZE = 50  # about this many channels per lobe
+MAX_LOBES = 8
+MIN_LOBE = 10  # smaller lobes join their community's largest lobe
 FILL = 0.55  # share of a disc's area its channels occupy (1 channel ~ 1 unit²)
-GAP = 0.12  # free space between discs, as a share of the smaller radius (+1 unit)
-GROUP_STEPS = 200
+GAP = 0.15  # free space between touching discs, as a share of their radii
+SPREAD = 3.0  # extra distance of unrelated communities, in packed-radius units
+LOBE_SPREAD = 0.5  # the same between the lobes of one community (kept tight)
+BEST_WEIGHT = 10.0  # extra stress weight of each disc's most related disc
+STRESS_STEPS = 150
 MEMBER_STEPS = 120
 SMOOTH_STEPS = 60
 PULL, PUSH, WIDE = 0.2, 8.0, 3.0  # edge springs, density push, long-range share
 
 
-def compute_layout(nodes: pa.Table, edges: pa.Table, seed: int) -> np.ndarray:
-    """float64 array (len(nodes), 2), coordinates in [-1, 1]; deterministic for a seed."""
+def compute_layout(
+    nodes: pa.Table, edges: pa.Table, seed: int, affinity: np.ndarray | None = None
+) -> np.ndarray:
+    """float64 array (len(nodes), 2), coordinates in [-1, 1]; deterministic for a seed.
+
+    ``affinity``: optional dense (C, C) summed overlap between communities (ids
+    0..C-1), e.g. from the full pair list; without it the backbone edges are summed.
+    """
     n = nodes.num_rows
     if n == 0:
         return np.zeros((0, 2))
     rng = np.random.default_rng(seed)
-    group, sizes, has_other = _groups(nodes["community"].to_numpy(zero_copy_only=False))
+    community = nodes["community"].to_numpy(zero_copy_only=False).astype(np.int64)
     src = edges["src"].to_numpy(zero_copy_only=False).astype(np.int64)
     dst = edges["dst"].to_numpy(zero_copy_only=False).astype(np.int64)
     weight = np.clip(edges["score"].to_numpy(zero_copy_only=False).astype(np.float64), 0, None)
+    drawn, comm_of = _drawn_communities(community)
+    n_comm = int(comm_of.max(initial=-1)) + 1
+    lobe = _lobes(comm_of, src, dst, weight, rng)
+    n_lobes = int(lobe.max(initial=-1)) + 1
+    lobe_comm = np.zeros(n_lobes, np.int64)
+    lobe_comm[lobe[drawn]] = comm_of[drawn]
+    sizes = np.bincount(lobe[drawn], minlength=n_lobes).astype(np.float64)
     radii = np.sqrt(sizes / (np.pi * FILL)) + 0.5
-    affinity = _group_affinity(group[src], group[dst], weight, sizes)
-    centres = _place_groups(radii, affinity, rng)
-    fixed = group == len(sizes) - 1 if has_other else np.zeros(n, dtype=bool)
-    pos = _place_members(group, centres, radii, src, dst, weight, fixed, rng)
+    between = _lobe_weights(lobe, src, dst, weight, n_lobes)
+    local, comm_radius = _pack_lobes(lobe_comm, radii, between, n_comm, rng)
+    sim = _normalise(_community_affinity(community, comm_of, src, dst, weight, affinity, n_comm))
+    comm_centre = _place_discs(comm_radius, sim, rng, SPREAD)
+    local = _face_neighbours(local, lobe_comm, between, comm_centre)
+    centres = comm_centre[lobe_comm] + local
+    pos = np.zeros((n, 2))
+    if drawn.any():
+        pos[drawn] = _members(drawn, lobe, centres, radii, src, dst, weight, rng)
+    pos = _leftovers(pos, drawn, src, dst, weight, centres, radii)
     pos -= (pos.max(axis=0) + pos.min(axis=0)) / 2
     extent = np.abs(pos).max()
     return pos / extent if extent > 0 else pos
 
 
-def _groups(community: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Disc per node (0 = largest community), disc sizes, and whether the last is 'other'."""
+def unconnected(nodes: pa.Table, edges: pa.Table) -> np.ndarray:
+    """Mask of channels without any edge (drawn on the outer ring, listed as unconnected)."""
+    n = nodes.num_rows
+    ends = np.r_[
+        edges["src"].to_numpy(zero_copy_only=False), edges["dst"].to_numpy(zero_copy_only=False)
+    ]
+    return np.bincount(ends.astype(np.int64), minlength=n)[:n] == 0
+
+
+def _drawn_communities(community: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mask of channels in a drawn community, and its rank (0 = largest) or -1."""
     ids, inverse, counts = np.unique(community, return_inverse=True, return_counts=True)
-    order = np.lexsort((ids, -counts))  # by size, ties by community id
+    order = np.lexsort((ids, -counts))
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))
     own = (rank < MAX_GROUPS) & (counts >= MIN_GROUP)
-    n_own = int(own.sum())
-    disc = np.where(own, rank, n_own)  # big communities rank first, so ranks < n_own
-    group = disc[inverse]
-    sizes = np.bincount(group).astype(np.float64)
-    return group, sizes, n_own < len(ids)
+    comm_of = np.where(own, rank, -1)[inverse.ravel()]
+    return comm_of >= 0, comm_of
 
 
-def _group_affinity(
-    gs: np.ndarray, gd: np.ndarray, weight: np.ndarray, sizes: np.ndarray
+def _lobes(comm_of: np.ndarray, src, dst, weight, rng: np.random.Generator) -> np.ndarray:
+    """Group per channel (-1 = leftover): one per community, or its lobes when big.
+
+    Lobes: k-means (k ~ size / ``LOBE_SIZE``) on the community's two smoothest
+    random-walk vectors of its own edges, so channels that share viewers stay together.
+    """
+    n = len(comm_of)
+    n_comm = int(comm_of.max(initial=-1)) + 1
+    counts = np.bincount(comm_of[comm_of >= 0], minlength=n_comm)
+    k_of = np.clip(np.rint(counts / LOBE_SIZE), 1, MAX_LOBES).astype(np.int64)
+    k_of[counts < SPLIT] = 1
+    sub = np.zeros(n, np.int64)
+    inside = (comm_of[src] == comm_of[dst]) & (comm_of[src] >= 0)
+    big = (comm_of >= 0) & (np.r_[k_of, 1][comm_of] > 1)
+    if big.any() and inside.any():
+        s, d, w = src[inside], dst[inside], weight[inside] / weight[inside].max()
+        degree = np.bincount(s, weights=w, minlength=n) + np.bincount(d, weights=w, minlength=n)
+        group = np.where(comm_of >= 0, comm_of, n_comm)
+        emb = _smooth_start(group, s, d, w, degree, n_comm + 1, rng)
+        sub[big] = _kmeans(emb[big], comm_of[big], k_of)
+    key = np.where(comm_of >= 0, comm_of * (len(comm_of) + 1) + sub, -1)
+    ids, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    owner = np.where(ids >= 0, ids // (len(comm_of) + 1), -1)
+    # small lobes join the largest lobe of their community
+    best = np.full(n_comm + 1, -1)
+    order = np.lexsort((-counts, owner))
+    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    best[owner[first]] = first
+    target = np.where((counts < MIN_LOBE) & (owner >= 0), best[owner], np.arange(len(ids)))
+    merged = target[inverse.ravel()]
+    kept = np.unique(merged[comm_of >= 0])
+    renum = np.full(len(ids), -1)
+    renum[kept] = np.arange(len(kept))
+    return renum[merged]
+
+
+def _kmeans(points: np.ndarray, owner: np.ndarray, k_of: np.ndarray) -> np.ndarray:
+    """Cluster per point: k-means within each owner (``k_of[owner]`` clusters), all at once."""
+    kmax = int(k_of.max())
+    slots = np.arange(kmax)
+    angle = 2 * np.pi * slots[None, :] / k_of[owner][:, None]
+    valid = slots[None, :] < k_of[owner][:, None]
+    centre = np.stack([np.cos(angle), np.sin(angle)], axis=2)  # per point: its owner's start
+    label = np.zeros(len(points), np.int64)
+    for _ in range(15):
+        dist = ((points[:, None, :] - centre) ** 2).sum(axis=2)
+        label = np.argmin(np.where(valid, dist, np.inf), axis=1)
+        key = owner * kmax + label
+        size = np.bincount(key, minlength=(owner.max() + 1) * kmax)
+        means = (
+            np.stack(
+                [np.bincount(key, weights=points[:, a], minlength=len(size)) for a in range(2)],
+                axis=1,
+            )
+            / np.maximum(size, 1)[:, None]
+        )
+        table = means.reshape(-1, kmax, 2)
+        keep = (size.reshape(-1, kmax) > 0)[owner]
+        centre = np.where(keep[:, :, None], table[owner], centre)
+    return label
+
+
+def _lobe_weights(lobe, src, dst, weight, n_lobes: int) -> np.ndarray:
+    """Dense (L, L) backbone score summed between lobes (both directions, no diagonal)."""
+    ok = (lobe[src] >= 0) & (lobe[dst] >= 0) & (lobe[src] != lobe[dst])
+    mat = sparse.coo_matrix(
+        (weight[ok], (lobe[src][ok], lobe[dst][ok])), shape=(n_lobes, n_lobes)
+    ).toarray()
+    return mat + mat.T
+
+
+def _community_affinity(community, comm_of, src, dst, weight, affinity, n_comm) -> np.ndarray:
+    """(C', C') affinity between drawn communities (rank order), from ``affinity`` if given."""
+    if affinity is not None:
+        ids = np.full(n_comm, -1, np.int64)
+        ids[comm_of[comm_of >= 0]] = community[comm_of >= 0]
+        mat = np.asarray(affinity, np.float64)[np.ix_(ids, ids)]
+        mat = (mat + mat.T) / 2
+    else:
+        ok = (comm_of[src] >= 0) & (comm_of[dst] >= 0)
+        mat = sparse.coo_matrix(
+            (weight[ok], (comm_of[src][ok], comm_of[dst][ok])), shape=(n_comm, n_comm)
+        ).toarray()
+        mat = mat + mat.T
+    np.fill_diagonal(mat, 0.0)
+    return mat
+
+
+def _normalise(mat: np.ndarray) -> np.ndarray:
+    """Per-community normalisation ``A_ij / sqrt(A_i A_j)`` (A_i: i's total to others)."""
+    total = mat.sum(axis=1)
+    scale = np.sqrt(np.outer(total, total))
+    return np.divide(mat, scale, out=np.zeros_like(mat), where=scale > 0)
+
+
+def _place_discs(
+    radii: np.ndarray, sim: np.ndarray, rng: np.random.Generator, spread: float
 ) -> np.ndarray:
-    """Dense (G, G) symmetric affinity between discs: edge score sums, size-normalised."""
-    g = len(sizes)
-    between = gs != gd
-    mat = sparse.coo_matrix((weight[between], (gs[between], gd[between])), shape=(g, g)).toarray()
-    mat = mat + mat.T
-    mat /= np.sqrt(np.outer(sizes, sizes))
-    top = mat.max()
-    return mat / top if top > 0 else mat
+    """Disc centres: stress majorisation toward affinity-based distances, no overlaps.
 
-
-def _place_groups(radii: np.ndarray, affinity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Disc centres: springs between related discs, gravity, then no overlaps."""
+    Target distance of i and j: touching (plus ``GAP``) at the relation of i's (or
+    j's) most related disc, up to ``spread`` x the packed radius further when
+    unrelated (``1 - rel ** 0.25``); each disc's most related pair weighs
+    ``BEST_WEIGHT`` times more. Chosen by ``scripts/bench_layout.py``.
+    """
     g = len(radii)
-    if g == 1:
-        return np.zeros((1, 2))
-    pos = rng.normal(size=(g, 2)) * np.sqrt((radii**2).sum())
-    mass = radii**2 / (radii**2).mean()
-    min_dist = radii[:, None] + radii[None, :] + GAP * np.minimum.outer(radii, radii) + 1.0
+    if g <= 1:
+        return np.zeros((g, 2))
+    top = sim.max(axis=1)
+    rel = np.maximum(
+        np.divide(sim, top[:, None], out=np.zeros_like(sim), where=top[:, None] > 0),
+        np.divide(sim, top[None, :], out=np.zeros_like(sim), where=top[None, :] > 0),
+    )
+    contact = (radii[:, None] + radii[None, :]) * (1 + GAP) + 1.0
+    target = contact + spread * np.sqrt((radii**2).sum()) * (1.0 - rel**0.25)
+    np.fill_diagonal(target, 0.0)
+    best = (rel >= 1.0) & (sim > 0)
+    w = (1.0 + BEST_WEIGHT * best) / np.where(target > 0, target, 1.0)
+    np.fill_diagonal(w, 0.0)
+    pos = _classical_mds(target, rng)
+    w_sum = w.sum(axis=1)[:, None]
+    for _ in range(STRESS_STEPS):
+        diff = pos[:, None, :] - pos[None, :, :]
+        dist = np.sqrt((diff**2).sum(axis=2))
+        np.fill_diagonal(dist, 1.0)
+        ratio = w * target / np.maximum(dist, 1e-9)
+        pos = (w @ pos + (ratio[:, :, None] * diff).sum(axis=1)) / w_sum
+    min_dist = contact - 0.5
     np.fill_diagonal(min_dist, 0.0)
-    share = 0.6 * mass[None, :] / (mass[:, None] + mass[None, :])  # i moves by j's share
-    degree = affinity.sum(axis=1)[:, None]
-    for step in range(GROUP_STEPS):
-        alpha = 1.0 - step / GROUP_STEPS
-        pull = (affinity @ pos - degree * pos) / (degree + 1.0)
-        pos += alpha * (0.3 * pull / np.sqrt(mass)[:, None] - 0.05 * pos)
-        pos = _separate(pos, min_dist, share)
-    for _ in range(200):
+    mass = radii**2
+    share = 0.6 * mass[None, :] / (mass[:, None] + mass[None, :])
+    for _ in range(500):
         before = pos
         pos = _separate(pos, min_dist, share)
         if pos is before:
             break
-    return pos
+    return pos - pos.mean(axis=0)
+
+
+def _classical_mds(target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """2-D classical MDS of a distance matrix, plus a seeded nudge so ties break."""
+    g = len(target)
+    centre = np.eye(g) - 1.0 / g
+    b = -0.5 * centre @ (target**2) @ centre
+    vals, vecs = np.linalg.eigh(b)
+    pos = vecs[:, -2:] * np.sqrt(np.maximum(vals[-2:], 1e-9))
+    return pos + rng.normal(scale=1e-3 * target.max(), size=(g, 2))
 
 
 def _separate(pos: np.ndarray, min_dist: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -111,6 +260,101 @@ def _separate(pos: np.ndarray, min_dist: np.ndarray, share: np.ndarray) -> np.nd
         return pos
     push = np.clip(overlap, 0.0, None) * share / np.maximum(dist, 1e-9)
     return pos + np.c_[(push * dx).sum(axis=1), (push * dy).sum(axis=1)]
+
+
+def _pack_lobes(lobe_comm, radii, between, n_comm, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Lobe centres relative to their community's centre, and each community's radius."""
+    local = np.zeros((len(radii), 2))
+    comm_radius = np.zeros(n_comm)
+    for c in range(n_comm):
+        idx = np.flatnonzero(lobe_comm == c)
+        if len(idx) == 0:
+            continue
+        if len(idx) > 1:
+            sub = _normalise(between[np.ix_(idx, idx)])
+            local[idx] = _place_discs(radii[idx], sub, rng, LOBE_SPREAD)
+        comm_radius[c] = (np.sqrt((local[idx] ** 2).sum(axis=1)) + radii[idx]).max()
+    return local, comm_radius
+
+
+def _face_neighbours(local, lobe_comm, between, comm_centre) -> np.ndarray:
+    """Turn each community's lobes so lobes face the communities they share most with."""
+    out = local.copy()
+    for c in np.unique(lobe_comm):
+        idx = np.flatnonzero(lobe_comm == c)
+        if len(idx) < 2:
+            continue
+        other = lobe_comm != c
+        toward = comm_centre[lobe_comm[other]] - comm_centre[c]
+        toward /= np.maximum(np.sqrt((toward**2).sum(axis=1)), 1e-9)[:, None]
+        pull = between[np.ix_(idx, np.flatnonzero(other))] @ toward  # (lobes, 2)
+        p = local[idx]
+        dot = (p * pull).sum()
+        cross = (p[:, 0] * pull[:, 1] - p[:, 1] * pull[:, 0]).sum()
+        theta = np.arctan2(cross, dot)
+        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        out[idx] = p @ rot.T
+    return out
+
+
+def _members(drawn, lobe, centres, radii, src, dst, weight, rng) -> np.ndarray:
+    """Positions of the channels of drawn communities (inside their lobe's disc)."""
+    idx = np.flatnonzero(drawn)
+    where = np.full(len(drawn), -1)
+    where[idx] = np.arange(len(idx))
+    ok = drawn[src] & drawn[dst]
+    fixed = np.zeros(len(idx), dtype=bool)
+    packed = _shelf(radii)  # members are placed on a compact sheet (small density grid)
+    pos = _place_members(
+        lobe[idx], packed, radii, where[src[ok]], where[dst[ok]], weight[ok], fixed, rng
+    )
+    return pos - packed[lobe[idx]] + centres[lobe[idx]]
+
+
+def _shelf(radii: np.ndarray) -> np.ndarray:
+    """Centres of the discs side by side in rows (largest first), 2 units apart."""
+    order = np.argsort(-radii, kind="stable")
+    width = np.sqrt(((2 * radii + 2) ** 2).sum()) * 1.2
+    centres = np.zeros((len(radii), 2))
+    x = y = row = 0.0
+    for i in order.tolist():  # one step per disc (groups, not channels)
+        d = 2 * radii[i] + 2
+        if x > 0 and x + d > width:
+            x, y, row = 0.0, y + row, 0.0
+        row = max(row, d)
+        centres[i] = (x + d / 2, y + d / 2)
+        x += d
+    return centres
+
+
+def _leftovers(pos, drawn, src, dst, weight, centres, radii) -> np.ndarray:
+    """Channels outside drawn communities: beside their placed neighbours, else a ring."""
+    placed = drawn.copy()
+    out = pos.copy()
+    a, b = np.r_[src, dst], np.r_[dst, src]
+    w = np.r_[weight, weight] + 1e-12
+    for _ in range(3):
+        use = ~placed[a] & placed[b]
+        if not use.any():
+            break
+        total = np.bincount(a[use], weights=w[use], minlength=len(pos))
+        new = (total > 0) & ~placed
+        for axis in range(2):
+            out[new, axis] = (
+                np.bincount(a[use], weights=w[use] * out[b[use], axis], minlength=len(pos))[new]
+                / total[new]
+            )
+        k = np.arange(int(new.sum()))
+        out[new] += 1.2 * np.c_[np.cos(k * 2.39996), np.sin(k * 2.39996)]  # golden angle
+        placed |= new
+    rest = np.flatnonzero(~placed)
+    if len(rest):
+        reach = ((np.sqrt((centres**2).sum(axis=1)) + radii).max() if len(radii) else 0.0) + 2.0
+        reach = max(reach, np.sqrt((out[placed] ** 2).sum(axis=1)).max(initial=0) + 2.0)
+        ring = max(reach, len(rest) * 1.3 / (2 * np.pi))
+        angle = np.arange(len(rest)) * 2 * np.pi / len(rest)
+        out[rest] = ring * np.c_[np.cos(angle), np.sin(angle)]
+    return out
 
 
 def _place_members(

@@ -1,58 +1,76 @@
-// ViewerAtlas interactive map: canvas drawing, pan/zoom, search, tooltips, legend.
-// Data comes from the JSON block #graph-data; every Twitch string is put on the
-// page with textContent (never innerHTML) inside <bdi>, or drawn on the canvas.
+// ViewerAtlas interactive map: canvas drawing, pan/zoom/pinch, search, label grid,
+// neighbour panel, legend, light/dark. Data comes from the JSON block #graph-data;
+// every Twitch string is put on the page with textContent (never innerHTML) inside
+// <bdi>, or drawn on the canvas.
 "use strict";
 (() => {
   const data = JSON.parse(document.getElementById("graph-data").textContent);
   const N = data.nodes;
   const n = N.x.length;
-  const canvas = document.getElementById("map");
+  const G = data.grid;
+  const X = Float64Array.from(N.x, (v) => v / G);
+  const Y = Float64Array.from(N.y, (v) => v / G);
+  const S = Float64Array.from(N.size, (v) => v / 1000);
+  const NB = data.neighbors;
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("map");
   const ctx = canvas.getContext("2d");
-  const tip = document.getElementById("tip");
-  const search = document.getElementById("search");
-  const results = document.getElementById("results");
+  const tip = $("tip");
+  const search = $("search");
+  const results = $("results");
+  const panel = $("panel");
   const commIndex = new Map(data.communities.id.map((id, k) => [id, k]));
+  const colourSlot = new Map(data.legend.map((id, k) => [id, data.legend_colour[k]]));
   const lower = (s) => (s || "").toLocaleLowerCase();
+  const nameOf = (i) => N.name[i] || N.login[i];
   const loginLower = N.login.map(lower);
   const nameLower = N.name.map(lower);
   const colourOf = (k) => (k < 0 ? data.other : data.palette[k]);
+  const fmt = (v) => Math.round(v).toLocaleString();
 
-  // Adjacency (CSR) for highlighting a selected channel's neighbours.
-  const E = data.edges;
-  const start = new Int32Array(n + 1);
-  for (let e = 0; e < E.length; e++) start[E[e] + 1]++;
-  for (let i = 0; i < n; i++) start[i + 1] += start[i];
-  const adj = new Int32Array(E.length);
-  const fill = start.slice(0, n);
-  for (let e = 0; e < E.length; e += 2) {
-    adj[fill[E[e]]++] = E[e + 1];
-    adj[fill[E[e + 1]]++] = E[e];
-  }
-  // Edges grouped by colour: a community's own colour inside it, grey (-1) between.
+  // Drawn edges: each channel's strongest few neighbours, grouped by colour
+  // (a community's own colour inside it, grey between).
   const edgesByColour = new Map();
-  for (let e = 0; e < E.length; e += 2) {
-    const a = E[e];
-    const b = E[e + 1];
-    const k = N.community[a] === N.community[b] ? N.c[a] : -1;
-    if (!edgesByColour.has(k)) edgesByColour.set(k, []);
-    edgesByColour.get(k).push(a, b);
+  for (let i = 0; i < n; i++) {
+    const stop = Math.min(NB.start[i + 1], NB.start[i] + NB.drawn);
+    for (let p = NB.start[i]; p < stop; p++) {
+      const j = NB.id[p];
+      const k = N.community[i] === N.community[j] ? N.c[i] : -1;
+      if (!edgesByColour.has(k)) edgesByColour.set(k, []);
+      edgesByColour.get(k).push(i, j);
+    }
   }
-  // Nodes grouped by colour, biggest first, so small dots stay visible on top.
+  // Nodes by colour, biggest first, so small dots stay visible on top.
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => S[b] - S[a] || a - b);
   const byColour = new Map();
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => N.size[b] - N.size[a]);
   for (const i of order) {
     if (!byColour.has(N.c[i])) byColour.set(N.c[i], []);
     byColour.get(N.c[i]).push(i);
   }
 
+  const quiet = new Uint8Array(n); // unconnected channels: the outer ring, unlabelled at fit
+  for (const i of data.unconnected.rows) quiet[i] = 1;
+
   const view = { scale: 1, cx: 0, cy: 0, w: 0, h: 0, dpr: 1, fit: 1 };
   let selected = -1;
+  let around = null; // Uint8Array: 1 for the selected channel and its neighbours
   let focus = null; // community id shown on its own
   let pending = false;
+  let theme = {};
 
   const sx = (x) => (x - view.cx) * view.scale + view.w / 2;
   const sy = (y) => (view.cy - y) * view.scale + view.h / 2;
-  const radius = (i) => (1.5 + 8 * N.size[i]) * Math.sqrt(view.scale / view.fit);
+  const radius = (i) => (1.5 + 8 * S[i]) * Math.sqrt(view.scale / view.fit);
+
+  function readTheme() {
+    const css = getComputedStyle(document.documentElement);
+    theme = {
+      fg: css.getPropertyValue("--fg").trim() || "#111",
+      halo: css.getPropertyValue("--halo").trim() || "#fff",
+      dark: (css.getPropertyValue("--bg").trim() || "#fff") !== "#fff",
+    };
+    document.body.dataset.theme = theme.dark ? "dark" : "light";
+  }
 
   function resize() {
     view.dpr = window.devicePixelRatio || 1;
@@ -60,32 +78,60 @@
     view.h = canvas.clientHeight;
     canvas.width = Math.round(view.w * view.dpr);
     canvas.height = Math.round(view.h * view.dpr);
-    const fit = Math.min(view.w, view.h) / 2.1;
+    const fit = Math.max(Math.min(view.w, view.h) / 2.1, 1);
     view.scale *= fit / view.fit;
     view.fit = fit;
+    document.body.dataset.map = `${view.w}x${view.h}`;
     schedule();
   }
 
+  // While a drag pans the map, frames blit a snapshot of the last full drawing
+  // (software canvases cannot redraw thousands of dots and labels at 60 fps);
+  // the full drawing comes back when the drag ends.
+  let snapshot = null;
   function schedule() {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      draw();
+      if (snapshot && drag && drag.moved) blit();
+      else draw();
     });
   }
+
+  function takeSnapshot() {
+    snapshot = document.createElement("canvas");
+    snapshot.width = canvas.width;
+    snapshot.height = canvas.height;
+    snapshot.getContext("2d").drawImage(canvas, 0, 0);
+    snapshot.cx = view.cx;
+    snapshot.cy = view.cy;
+    snapshot.scale = view.scale;
+  }
+
+  function blit() {
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const dx = (snapshot.cx - view.cx) * view.scale * view.dpr;
+    const dy = (view.cy - snapshot.cy) * view.scale * view.dpr;
+    ctx.drawImage(snapshot, Math.round(dx), Math.round(dy));
+  }
+
+  const dimmed = (i) =>
+    around !== null ? around[i] === 0 : focus !== null && N.community[i] !== focus;
 
   function draw() {
     ctx.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
     ctx.clearRect(0, 0, view.w, view.h);
     ctx.lineWidth = 0.5;
+    const fade = around !== null || focus !== null ? 0.35 : 1;
     for (const [k, pairs] of edgesByColour) {
       ctx.strokeStyle = colourOf(k);
-      ctx.globalAlpha = k < 0 ? 0.06 : 0.14;
+      ctx.globalAlpha = (k < 0 ? 0.07 : 0.16) * fade;
       ctx.beginPath();
       for (let e = 0; e < pairs.length; e += 2) {
-        ctx.moveTo(sx(N.x[pairs[e]]), sy(N.y[pairs[e]]));
-        ctx.lineTo(sx(N.x[pairs[e + 1]]), sy(N.y[pairs[e + 1]]));
+        ctx.moveTo(sx(X[pairs[e]]), sy(Y[pairs[e]]));
+        ctx.lineTo(sx(X[pairs[e + 1]]), sy(Y[pairs[e + 1]]));
       }
       ctx.stroke();
     }
@@ -95,10 +141,13 @@
         ctx.globalAlpha = dim ? 0.12 : 0.95;
         ctx.beginPath();
         for (const i of members) {
-          if ((focus !== null && N.community[i] !== focus) !== dim) continue;
+          if (dimmed(i) !== dim) continue;
+          const x = sx(X[i]);
+          const y = sy(Y[i]);
           const r = radius(i);
-          ctx.moveTo(sx(N.x[i]) + r, sy(N.y[i]));
-          ctx.arc(sx(N.x[i]), sy(N.y[i]), r, 0, 2 * Math.PI);
+          if (x < -r || y < -r || x > view.w + r || y > view.h + r) continue;
+          ctx.moveTo(x + r, y);
+          ctx.arc(x, y, r, 0, 2 * Math.PI);
         }
         ctx.fill();
       }
@@ -109,55 +158,111 @@
   }
 
   function drawSelection(i) {
-    ctx.strokeStyle = "rgba(20,20,20,0.6)";
+    ctx.strokeStyle = theme.dark ? "rgba(240,240,240,0.7)" : "rgba(20,20,20,0.6)";
     ctx.lineWidth = 1;
     ctx.beginPath();
-    for (let p = start[i]; p < start[i + 1]; p++) {
-      ctx.moveTo(sx(N.x[i]), sy(N.y[i]));
-      ctx.lineTo(sx(N.x[adj[p]]), sy(N.y[adj[p]]));
+    for (let p = NB.start[i]; p < NB.start[i + 1]; p++) {
+      ctx.moveTo(sx(X[i]), sy(Y[i]));
+      ctx.lineTo(sx(X[NB.id[p]]), sy(Y[NB.id[p]]));
     }
     ctx.stroke();
     ctx.lineWidth = 3;
     ctx.strokeStyle = "#d40000";
     ctx.beginPath();
-    ctx.arc(sx(N.x[i]), sy(N.y[i]), radius(i) + 4, 0, 2 * Math.PI);
+    ctx.arc(sx(X[i]), sy(Y[i]), radius(i) + 4, 0, 2 * Math.PI);
     ctx.stroke();
   }
 
-  function text(s, x, y, font) {
-    ctx.font = font;
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = "rgba(255,255,255,0.9)";
-    ctx.strokeText(s, x, y);
-    ctx.fillText(s, x, y);
+  // Label grid: community names first, then channel names biggest first; a label is
+  // drawn only where its box overlaps no label already placed (64 px hash cells).
+  const widths = new Map();
+  function measure(s, font) {
+    const key = `${font}|${s}`;
+    let w = widths.get(key);
+    if (w === undefined) {
+      ctx.font = font;
+      w = ctx.measureText(s).width;
+      widths.set(key, w);
+    }
+    return w;
   }
 
   function drawLabels() {
-    ctx.textAlign = "center";
-    ctx.fillStyle = "#111";
+    const cells = new Map();
+    const boxes = [];
+    const cellKeys = (b) => {
+      const keys = [];
+      for (let gx = Math.floor(b[0] / 64); gx <= Math.floor(b[2] / 64); gx++)
+        for (let gy = Math.floor(b[1] / 64); gy <= Math.floor(b[3] / 64); gy++)
+          keys.push(gx * 100003 + gy);
+      return keys;
+    };
+    const free = (b) => {
+      if (b[0] < 0 || b[1] < 0 || b[2] > view.w || b[3] > view.h) return false;
+      for (const key of cellKeys(b)) {
+        for (const o of cells.get(key) || []) {
+          if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) return false;
+        }
+      }
+      return true;
+    };
+    const take = (b, s, font, x, y, align) => {
+      for (const key of cellKeys(b)) {
+        if (!cells.has(key)) cells.set(key, []);
+        cells.get(key).push(b);
+      }
+      boxes.push([...b.map((v) => Math.round(v)), s]);
+      ctx.font = font;
+      ctx.textAlign = align;
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = theme.halo;
+      ctx.fillStyle = theme.fg;
+      ctx.strokeText(s, x, y);
+      ctx.fillText(s, x, y);
+    };
+    ctx.textBaseline = "middle";
     const L = data.labels;
     for (let k = 0; k < L.x.length; k++) {
-      text(L.text[k], sx(L.x[k]), sy(L.y[k]), "bold 13px system-ui, sans-serif");
+      if (focus !== null && L.id[k] !== focus) continue;
+      const font = k < 12 ? "bold 13px system-ui, sans-serif" : "bold 11px system-ui, sans-serif";
+      const h = k < 12 ? 16 : 14;
+      const x = sx(L.x[k] / G);
+      const y = sy(L.y[k] / G);
+      const w = measure(L.text[k], font);
+      const b = [x - w / 2 - 2, y - h / 2, x + w / 2 + 2, y + h / 2];
+      if (free(b)) take(b, L.text[k], font, x, y, "center");
     }
-    // Channel names once zoomed in: biggest visible dots first, at most 150.
-    if (view.scale < view.fit * 2.5) return;
-    ctx.textAlign = "left";
+    let tried = 0;
     let shown = 0;
     for (const i of order) {
-      const x = sx(N.x[i]);
-      const y = sy(N.y[i]);
+      if (tried >= 1500 || shown >= 160) break;
+      if (dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
+      const x = sx(X[i]);
+      const y = sy(Y[i]);
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
-      text(N.name[i] || N.login[i], x + radius(i) + 2, y + 4, "11px system-ui, sans-serif");
-      if (++shown >= 150) break;
+      tried++;
+      const px = Math.round(10 + 6 * S[i]);
+      const font = `${px}px system-ui, sans-serif`;
+      const s = nameOf(i);
+      const w = measure(s, font);
+      const r = radius(i) + 2;
+      const right = [x + r, y - px / 2 - 1, x + r + w + 2, y + px / 2 + 1];
+      const left = [x - r - w - 2, right[1], x - r, right[3]];
+      if (free(right)) take(right, s, font, x + r + 1, y, "left");
+      else if (free(left)) take(left, s, font, x - r - 1, y, "right");
+      else continue;
+      shown++;
     }
+    canvas.dataset.labels = JSON.stringify(boxes);
+    document.body.dataset.zoom = (view.scale / view.fit).toFixed(3);
   }
 
   function nodeAt(px, py) {
     let best = -1;
     let bestD = Infinity;
     for (let i = 0; i < n; i++) {
-      const dx = sx(N.x[i]) - px;
-      const dy = sy(N.y[i]) - py;
+      const dx = sx(X[i]) - px;
+      const dy = sy(Y[i]) - py;
       const d = dx * dx + dy * dy;
       const r = radius(i) + 3;
       if (d < r * r && d < bestD) {
@@ -178,29 +283,123 @@
     parent.append(dt, dd);
   }
 
-  function showTip(i, px, py) {
+  const communityLabel = (i) => {
     const k = commIndex.get(N.community[i]);
+    return k === undefined ? "—" : data.communities.label[k];
+  };
+
+  function showTip(i, px, py) {
     const dl = document.createElement("dl");
-    row(dl, "Channel", N.name[i]);
+    row(dl, "Channel", nameOf(i));
     row(dl, "Login", N.login[i]);
-    row(dl, "Community", k === undefined ? N.community[i] : data.communities.label[k]);
+    row(dl, "Community", communityLabel(i));
     row(dl, "Chatters", N.chatters[i].toLocaleString());
-    row(dl, "Game", N.game[i]);
-    row(dl, "Language", N.language[i]);
+    row(dl, "Game", data.games[N.game[i]]);
+    row(dl, "Language", data.languages[N.language[i]]);
     tip.replaceChildren(dl);
     tip.hidden = false;
-    tip.style.left = `${Math.min(px + 14, view.w - tip.offsetWidth - 4)}px`;
-    tip.style.top = `${Math.min(py + 14, view.h - tip.offsetHeight - 4)}px`;
+    let left = Math.min(px + 14, view.w - tip.offsetWidth - 4);
+    let top = Math.min(py + 14, view.h - tip.offsetHeight - 4);
+    if (around !== null) {
+      // keep the tooltip off the neighbourhood: the map corner farthest from it
+      let mx = 0;
+      let my = 0;
+      let count = 0;
+      for (let j = 0; j < n; j++) {
+        if (around[j]) {
+          mx += sx(X[j]);
+          my += sy(Y[j]);
+          count++;
+        }
+      }
+      left = mx / count > view.w / 2 ? 4 : view.w - tip.offsetWidth - 4;
+      top = my / count > view.h / 2 ? 4 : view.h - tip.offsetHeight - 4;
+    }
+    tip.style.left = `${Math.max(left, 0)}px`;
+    tip.style.top = `${Math.max(top, 0)}px`;
+  }
+
+  function swatch(k) {
+    const span = document.createElement("span");
+    span.className = "swatch";
+    span.style.background = colourOf(k);
+    return span;
+  }
+
+  function showPanel(i) {
+    $("panel-title").replaceChildren(swatch(N.c[i]), bdiOf(nameOf(i)));
+    $("panel-stats").textContent =
+      `${N.chatters[i].toLocaleString()} chatters · ${communityLabel(i)}`;
+    const list = $("panel-list");
+    list.replaceChildren();
+    for (let p = NB.start[i]; p < NB.start[i + 1]; p++) {
+      const j = NB.id[p];
+      const shared = NB.shared[p];
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.className = "item";
+      button.type = "button";
+      const rank = document.createElement("small");
+      rank.textContent = `${p - NB.start[i] + 1}. `;
+      const share = document.createElement("small");
+      const mine = (100 * shared) / Math.max(N.chatters[i], 1);
+      const theirs = (100 * shared) / Math.max(N.chatters[j], 1);
+      share.textContent = ` ${fmt(shared)} shared · ${mine.toFixed(1)}% of ${
+        N.login[i]
+      }'s · ${theirs.toFixed(1)}% of theirs`;
+      button.title = communityLabel(j);
+      button.append(rank, swatch(N.c[j]), bdiOf(nameOf(j)), document.createElement("br"), share);
+      button.addEventListener("click", () => select(j));
+      li.append(button);
+      list.append(li);
+    }
+    panel.hidden = false;
+    $("legend").hidden = true;
+    document.body.classList.add("drawer");
+  }
+
+  function bdiOf(s) {
+    const b = document.createElement("bdi");
+    b.textContent = s;
+    return b;
   }
 
   function select(i) {
     selected = i;
-    view.cx = N.x[i];
-    view.cy = N.y[i];
-    view.scale = Math.max(view.scale, view.fit * 6);
+    around = new Uint8Array(n);
+    around[i] = 1;
+    let x0 = X[i];
+    let x1 = X[i];
+    let y0 = Y[i];
+    let y1 = Y[i];
+    for (let p = NB.start[i]; p < NB.start[i + 1]; p++) {
+      const j = NB.id[p];
+      around[j] = 1;
+      x0 = Math.min(x0, X[j]);
+      x1 = Math.max(x1, X[j]);
+      y0 = Math.min(y0, Y[j]);
+      y1 = Math.max(y1, Y[j]);
+    }
+    view.cx = (x0 + x1) / 2;
+    view.cy = (y0 + y1) / 2;
+    const span = Math.max(x1 - x0, y1 - y0, 0.05);
+    view.scale = Math.min((0.8 * Math.min(view.w, view.h)) / span, view.fit * 40);
+    results.replaceChildren();
+    search.blur();
+    tip.hidden = true;
+    showPanel(i);
     schedule();
-    showTip(i, view.w / 2, view.h / 2);
     document.body.dataset.selected = N.login[i];
+  }
+
+  function unselect() {
+    selected = -1;
+    around = null;
+    tip.hidden = true;
+    panel.hidden = true;
+    $("legend").hidden = false;
+    delete document.body.dataset.selected;
+    schedule();
   }
 
   function matches(q) {
@@ -224,11 +423,11 @@
     for (const i of found) {
       const li = document.createElement("li");
       const button = document.createElement("button");
-      const name = document.createElement("bdi");
-      name.textContent = N.name[i] || N.login[i];
+      button.className = "item";
+      button.type = "button";
       const login = document.createElement("small");
       login.textContent = ` ${N.login[i]}`;
-      button.append(name, login);
+      button.append(bdiOf(nameOf(i)), login);
       button.addEventListener("click", () => select(i));
       li.append(button);
       results.append(li);
@@ -237,100 +436,185 @@
   }
 
   function buildLegend() {
-    const list = document.getElementById("legend-list");
-    for (const id of data.legend) {
+    const list = $("legend-list");
+    data.legend.forEach((id, slot) => {
       const k = commIndex.get(id);
       const li = document.createElement("li");
       const button = document.createElement("button");
-      const swatch = document.createElement("span");
-      swatch.className = "swatch";
-      swatch.style.background = colourOf(data.legend.indexOf(id));
-      const label = document.createElement("bdi");
-      label.textContent = data.communities.label[k];
+      button.className = "item";
+      button.type = "button";
       const size = document.createElement("small");
-      size.textContent = ` ${data.communities.channels[k].toLocaleString()} channels`;
-      button.append(swatch, label, size);
+      size.textContent = ` ${data.communities.channels[k].toLocaleString()} channels · ${
+        data.communities.audience[k]
+      }`;
+      button.append(swatch(data.legend_colour[slot]), bdiOf(data.communities.label[k]), size);
+      button.title = data.communities.label[k];
       button.addEventListener("click", () => {
         focus = focus === id ? null : id;
         schedule();
       });
       li.append(button);
       list.append(li);
+    });
+    const lonely = data.unconnected;
+    const box = $("unconnected");
+    box.hidden = lonely.count === 0;
+    box.querySelector("summary").textContent =
+      `Unconnected channels (${lonely.count.toLocaleString()}): outer ring`;
+    const ul = $("unconnected-list");
+    for (const i of lonely.rows.slice(0, lonely.listed)) {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.className = "item";
+      button.type = "button";
+      button.append(bdiOf(nameOf(i)));
+      button.addEventListener("click", () => select(i));
+      li.append(button);
+      ul.append(li);
     }
   }
 
+  // Pointer input: drag to pan, two fingers to pinch-zoom, click to select.
+  const pointers = new Map();
   let drag = null;
+  let pinch = null;
+  const local = (ev) => {
+    const r = canvas.getBoundingClientRect();
+    return [ev.clientX - r.left, ev.clientY - r.top];
+  };
+  const world = (px, py) => [
+    view.cx + (px - view.w / 2) / view.scale,
+    view.cy - (py - view.h / 2) / view.scale,
+  ];
+  function zoomAt(px, py, scale) {
+    const [wx, wy] = world(px, py);
+    view.scale = Math.min(Math.max(scale, view.fit * 0.5), view.fit * 80);
+    view.cx = wx - (px - view.w / 2) / view.scale;
+    view.cy = wy + (py - view.h / 2) / view.scale;
+    schedule();
+  }
+  function pinchState() {
+    const [a, b] = [...pointers.values()];
+    return {
+      d: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1,
+      mx: (a[0] + b[0]) / 2,
+      my: (a[1] + b[1]) / 2,
+    };
+  }
   canvas.addEventListener("pointerdown", (ev) => {
-    drag = { x: ev.offsetX, y: ev.offsetY, cx: view.cx, cy: view.cy, moved: false };
+    const [px, py] = local(ev);
+    pointers.set(ev.pointerId, [px, py]);
     canvas.setPointerCapture(ev.pointerId);
+    if (pointers.size === 2) {
+      const p = pinchState();
+      pinch = { ...p, scale: view.scale, world: world(p.mx, p.my) };
+      drag = null;
+    } else if (pointers.size === 1) {
+      drag = { x: px, y: py, cx: view.cx, cy: view.cy, moved: false };
+    }
   });
   canvas.addEventListener("pointermove", (ev) => {
+    const [px, py] = local(ev);
+    if (pointers.has(ev.pointerId)) pointers.set(ev.pointerId, [px, py]);
+    if (pinch && pointers.size === 2) {
+      const p = pinchState();
+      view.scale = Math.min(Math.max((pinch.scale * p.d) / pinch.d, view.fit * 0.5), view.fit * 80);
+      view.cx = pinch.world[0] - (p.mx - view.w / 2) / view.scale;
+      view.cy = pinch.world[1] + (p.my - view.h / 2) / view.scale;
+      schedule();
+      return;
+    }
     if (drag) {
-      const dx = ev.offsetX - drag.x;
-      const dy = ev.offsetY - drag.y;
-      drag.moved = drag.moved || Math.abs(dx) + Math.abs(dy) > 3;
+      const dx = px - drag.x;
+      const dy = py - drag.y;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) > 3) {
+        drag.moved = true;
+        takeSnapshot();
+      }
       view.cx = drag.cx - dx / view.scale;
       view.cy = drag.cy + dy / view.scale;
       schedule();
       return;
     }
-    const i = nodeAt(ev.offsetX, ev.offsetY);
-    if (i >= 0) showTip(i, ev.offsetX, ev.offsetY);
-    else if (selected < 0) tip.hidden = true;
+    if (ev.pointerType !== "mouse") return;
+    const i = nodeAt(px, py);
+    if (i >= 0) showTip(i, px, py);
+    else tip.hidden = true;
   });
-  canvas.addEventListener("pointerup", (ev) => {
-    if (drag && !drag.moved) {
-      const i = nodeAt(ev.offsetX, ev.offsetY);
+  const release = (ev) => {
+    const [px, py] = local(ev);
+    if (drag && !drag.moved && pointers.size === 1 && ev.type === "pointerup") {
+      const i = nodeAt(px, py);
       if (i >= 0) select(i);
-      else {
-        selected = -1;
-        tip.hidden = true;
-        schedule();
-      }
+      else if (selected >= 0) unselect();
     }
+    pointers.delete(ev.pointerId);
+    if (pointers.size < 2) pinch = null;
+    if (drag && drag.moved) schedule();
     drag = null;
+    snapshot = null;
+  };
+  canvas.addEventListener("pointerup", release);
+  canvas.addEventListener("pointercancel", release);
+  canvas.addEventListener("pointerleave", () => {
+    if (!drag) tip.hidden = true;
   });
   canvas.addEventListener(
     "wheel",
     (ev) => {
       ev.preventDefault();
-      const factor = Math.exp(-ev.deltaY * 0.0015);
-      const scale = Math.min(Math.max(view.scale * factor, view.fit * 0.5), view.fit * 80);
-      const wx = view.cx + (ev.offsetX - view.w / 2) / view.scale;
-      const wy = view.cy - (ev.offsetY - view.h / 2) / view.scale;
-      view.cx = wx - (ev.offsetX - view.w / 2) / scale;
-      view.cy = wy + (ev.offsetY - view.h / 2) / scale;
-      view.scale = scale;
-      schedule();
+      const [px, py] = local(ev);
+      zoomAt(px, py, view.scale * Math.exp(-ev.deltaY * 0.0015));
     },
     { passive: false },
   );
   search.addEventListener("input", showResults);
   search.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") results.replaceChildren();
     if (ev.key !== "Enter") return;
     const found = showResults();
     if (found.length) select(found[0]);
   });
-  document.getElementById("reset").addEventListener("click", () => {
+  $("reset").addEventListener("click", () => {
     view.cx = 0;
     view.cy = 0;
     view.scale = view.fit;
-    selected = -1;
     focus = null;
-    tip.hidden = true;
+    unselect();
+  });
+  $("panel-close").addEventListener("click", unselect);
+  $("drawer-toggle").addEventListener("click", () => document.body.classList.toggle("drawer"));
+  function setTheme(name) {
+    document.documentElement.dataset.theme = name;
+    readTheme();
+    schedule();
+  }
+  $("theme").addEventListener("click", () => setTheme(theme.dark ? "light" : "dark"));
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    readTheme();
     schedule();
   });
   window.addEventListener("resize", resize);
 
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.get("theme") === "dark" || params.get("theme") === "light") {
+    document.documentElement.dataset.theme = params.get("theme");
+  }
+  readTheme();
   buildLegend();
   resize();
   view.scale = view.fit;
   draw();
-  const initial = new URLSearchParams(location.hash.slice(1)).get("q");
-  if (initial) {
-    search.value = initial;
+  function openFromHash() {
+    const q = new URLSearchParams(location.hash.slice(1)).get("q");
+    if (!q) return;
+    search.value = q;
     const found = showResults();
     if (found.length) select(found[0]);
+    draw();
   }
+  openFromHash();
+  window.addEventListener("hashchange", openFromHash);
   document.body.dataset.ready = String(n);
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
 })();

@@ -1,5 +1,14 @@
 """Interactive community map: one self-contained HTML page (canvas, no libraries, offline).
 
+The page shows every community of 3+ channels in a scrollable legend, names
+the biggest channels at every zoom through a label grid (no two labels
+overlap), and opens a side panel with a channel's ranked neighbours (from the
+``channel_neighbors`` table when given, else its backbone edges) when it is
+clicked or searched. Light and dark themes (system preference, or the toggle);
+under 500 px the legend and panel become a bottom drawer. To stay under 1 MB at
+5,000 channels, positions are integers, repeated strings are indexed, and the
+drawn edges are each channel's strongest few neighbours.
+
 pyvis was not used: its template loads Bootstrap from a CDN even with
 ``cdn_resources="in_line"`` (so the page needs the network), its ``add_edge`` is
 quadratic in the edge count, and vis-network runs physics we do not want. This page
@@ -25,33 +34,72 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vieweratlas.map_png import OTHER, PALETTE, check_inputs
+from vieweratlas.layout import unconnected
+from vieweratlas.map_png import audience_text, check_inputs, clean_text
+from vieweratlas.palette import (
+    DARK_BACKGROUND,
+    LIGHT_BACKGROUND,
+    OTHER,
+    PALETTE,
+    centroids,
+    colour_index,
+    node_colours,
+)
+
+GRID = 10_000  # positions travel as integers in [-GRID, GRID]
+PANEL_NEIGHBORS = 20  # neighbours per channel in the page (fewer past SMALL_PAGE channels)
+SMALL_PAGE = 2_500
+DRAWN_EDGES = 3  # each channel's strongest neighbours drawn as edges
+UNCONNECTED_LISTED = 300
 
 _STYLE = """
+:root{--bg:#fff;--fg:#111;--muted:#666;--line:#ddd;--hover:#eef;--panel:#fff;--halo:#ffffffe6}
+@media (prefers-color-scheme:dark){:root:not([data-theme=light]){--bg:#15151a;--fg:#eee;
+  --muted:#aaa;--line:#333;--hover:#2a2a38;--panel:#1d1d24;--halo:#15151ae6}}
+:root[data-theme=dark]{--bg:#15151a;--fg:#eee;--muted:#aaa;--line:#333;--hover:#2a2a38;
+  --panel:#1d1d24;--halo:#15151ae6}
 *{box-sizing:border-box}
-html,body{margin:0;height:100%;font:14px system-ui,sans-serif;color:#111;background:#fff}
-body{display:grid;grid-template:auto 1fr/1fr 300px;height:100vh}
-header{grid-column:1/3;display:flex;gap:12px;align-items:center;padding:6px 12px;
-  border-bottom:1px solid #ddd}
-h1{font-size:18px;margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-#find{position:relative;margin-left:auto}
-#search{width:280px;padding:5px 8px;font:inherit}
-#results{position:absolute;right:0;z-index:3;list-style:none;margin:2px 0;padding:0;
-  width:320px;background:#fff;box-shadow:0 2px 8px #0003}
-#results button,#legend button{all:unset;display:block;width:100%;padding:4px 8px;
-  cursor:pointer;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-#results button:hover,#legend button:hover{background:#eef}
-main{position:relative;overflow:hidden}
+html,body{margin:0;height:100%;font:14px system-ui,sans-serif;color:var(--fg);background:var(--bg)}
+body{display:grid;grid-template:auto 1fr/1fr 320px;height:100vh;height:100dvh}
+header{grid-column:1/3;display:flex;gap:8px;align-items:center;padding:6px 10px;
+  border-bottom:1px solid var(--line);min-width:0}
+h1{font-size:17px;margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;min-width:0}
+button{font:inherit;color:inherit;background:var(--panel);border:1px solid var(--line);
+  border-radius:4px;padding:4px 8px;cursor:pointer}
+#find{position:relative;margin-left:auto;flex:0 1 280px;min-width:120px}
+#search{width:100%;padding:5px 8px;font:inherit;color:inherit;background:var(--panel);
+  border:1px solid var(--line)}
+#results{position:absolute;right:0;z-index:5;list-style:none;margin:2px 0;padding:0;
+  width:min(320px,90vw);background:var(--panel);box-shadow:0 2px 8px #0005}
+.item{all:unset;display:block;width:100%;padding:4px 8px;cursor:pointer;overflow:hidden;
+  text-overflow:ellipsis;white-space:nowrap;box-sizing:border-box}
+.item:hover,.item:focus{background:var(--hover)}
+main{position:relative;overflow:hidden;min-width:0}
 #map{width:100%;height:100%;display:block;cursor:grab;touch-action:none}
-#legend{overflow:auto;border-left:1px solid #ddd;padding:8px}
-#legend h2{font-size:15px;margin:4px 8px}
-#legend ol{list-style:none;margin:0;padding:0}
+#side{overflow:auto;border-left:1px solid var(--line);padding:8px;background:var(--bg)}
+#side h2{font-size:15px;margin:6px 8px}
+#side ol{list-style:none;margin:0;padding:0}
+#panel[hidden],#legend[hidden]{display:none}
+#panel .item{white-space:normal}
+#panel .stats{margin:2px 8px 8px;color:var(--muted)}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:6px}
-#tip{position:absolute;z-index:2;max-width:340px;padding:6px 9px;background:#fffffff0;
-  border:1px solid #bbb;border-radius:4px;pointer-events:none;font-size:13px}
+#tip{position:absolute;z-index:2;max-width:300px;padding:6px 9px;background:var(--panel);
+  border:1px solid var(--line);border-radius:4px;pointer-events:none;font-size:13px}
 #tip dl{display:grid;grid-template-columns:auto 1fr;gap:1px 8px;margin:0}
-#tip dt{color:#666}#tip dd{margin:0;overflow-wrap:anywhere}
-small{color:#666}
+#tip dt{color:var(--muted)}#tip dd{margin:0;overflow-wrap:anywhere}
+small{color:var(--muted)}
+#drawer-toggle{display:none}
+@media (max-width:500px){
+  body{grid-template:auto 1fr/1fr}
+  header{grid-column:1;flex-wrap:wrap}
+  h1{flex:1 1 100%;font-size:15px}
+  #find{flex:1 1 auto;margin-left:0}
+  #drawer-toggle{display:inline-block}
+  #side{position:fixed;left:0;right:0;bottom:0;max-height:55vh;z-index:4;border-left:0;
+    border-top:1px solid var(--line);box-shadow:0 -2px 10px #0005;transform:translateY(100%);
+    transition:transform .2s}
+  body.drawer #side{transform:none}
+}
 """
 
 
@@ -61,30 +109,47 @@ def render_html(
     positions: np.ndarray,
     communities: pa.Table,
     title: str,
+    neighbors: pa.Table | None = None,
 ) -> str:
-    """The interactive map as one HTML document (UTF-8, no external resources)."""
+    """The interactive map as one HTML document (UTF-8, no external resources).
+
+    ``neighbors``: the ``channel_neighbors`` table (channel_id, rank, neighbor_id,
+    shared); without it each channel's backbone edges, strongest first.
+    """
     script = _script()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'"
     heading = html.escape(title or "ViewerAtlas", quote=True)
+    data = _graph_data(nodes, edges, positions, communities, neighbors)
     return "".join(
         [
             '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+            '<meta name="color-scheme" content="light dark">\n',
             f"<title>{heading}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n",
             f'<header><h1 dir="auto">{heading}</h1>',
-            '<button id="reset" type="button">Reset view</button>',
             '<div id="find"><input id="search" type="search" autocomplete="off" ',
-            'placeholder="Find a channel (login or name)" aria-label="Find a channel">',
-            '<ol id="results"></ol></div></header>\n',
+            'placeholder="Find a channel" aria-label="Find a channel (login or name)">',
+            '<ol id="results"></ol></div>',
+            '<button id="reset" type="button" title="Reset view">Reset</button>',
+            '<button id="theme" type="button" title="Light or dark">◐</button>',
+            '<button id="drawer-toggle" type="button" aria-controls="side">Legend</button>',
+            "</header>\n",
             '<main><canvas id="map" aria-label="Community map"></canvas>',
             '<div id="tip" role="tooltip" hidden></div></main>\n',
-            '<aside id="legend"><h2>Largest communities</h2><ol id="legend-list"></ol>',
-            "<p><small>Drag to pan, scroll to zoom, click a channel or a community.</small>",
-            "</p></aside>\n",
+            '<aside id="side"><section id="panel" hidden aria-live="polite">',
+            '<h2 id="panel-title"></h2><p class="stats" id="panel-stats"></p>',
+            "<h2>Their chatters also chat in</h2>",
+            '<ol id="panel-list"></ol><button id="panel-close" type="button">Close</button>',
+            "</section>",
+            '<section id="legend"><h2>Communities</h2><ol id="legend-list"></ol>',
+            '<details id="unconnected"><summary></summary><ol id="unconnected-list"></ol>',
+            "</details>",
+            "<p><small>Drag to pan, scroll or pinch to zoom, click a channel or a community.",
+            "</small></p></section></aside>\n",
             '<script type="application/json" id="graph-data">',
-            script_json(_graph_data(nodes, edges, positions, communities)),
+            script_json(data),
             "</script>\n<script>",
             script,
             "</script>\n</body>\n</html>\n",
@@ -107,50 +172,118 @@ def _script() -> str:
     return script
 
 
+def _indexed(values: list) -> tuple[list, list[int]]:
+    """Distinct values (None first) and each value's index: repeated strings sent once."""
+    table: dict = {None: 0}
+    index = [table.setdefault(v, len(table)) for v in values]
+    return list(table), index
+
+
+def neighbor_lists(
+    nodes: pa.Table, edges: pa.Table, neighbors: pa.Table | None, per_channel: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of each channel's ranked neighbours: (start, neighbour row, shared)."""
+    n = nodes.num_rows
+    if neighbors is not None and neighbors.num_rows:
+        ids = nodes["channel_id"].to_numpy(zero_copy_only=False).astype(np.int64)
+        order = np.argsort(ids, kind="stable")
+
+        def rows_of(values: np.ndarray) -> np.ndarray:
+            at = np.clip(np.searchsorted(ids[order], values), 0, max(n - 1, 0))
+            return np.where(ids[order][at] == values, order[at], -1)
+
+        a = rows_of(neighbors["channel_id"].to_numpy(zero_copy_only=False).astype(np.int64))
+        b = rows_of(neighbors["neighbor_id"].to_numpy(zero_copy_only=False).astype(np.int64))
+        shared = neighbors["shared"].to_numpy(zero_copy_only=False).astype(np.float64)
+        rank = neighbors["rank"].to_numpy(zero_copy_only=False).astype(np.float64)
+        ok = (a >= 0) & (b >= 0)
+        a, b, shared, key = a[ok], b[ok], shared[ok], rank[ok]
+    else:
+        src = edges["src"].to_numpy(zero_copy_only=False).astype(np.int64)
+        dst = edges["dst"].to_numpy(zero_copy_only=False).astype(np.int64)
+        w = edges["weight"].to_numpy(zero_copy_only=False).astype(np.float64)
+        a, b, shared = np.r_[src, dst], np.r_[dst, src], np.r_[w, w]
+        key = -shared
+    order = np.lexsort((b, key, a))
+    a, b, shared = a[order], b[order], shared[order]
+    first = np.searchsorted(a, a)
+    keep = (np.arange(len(a)) - first) < per_channel
+    a, b, shared = a[keep], b[keep], shared[keep]
+    start = np.r_[0, np.cumsum(np.bincount(a, minlength=n))]
+    return start, b, shared
+
+
 def _graph_data(
-    nodes: pa.Table, edges: pa.Table, positions: np.ndarray, communities: pa.Table
+    nodes: pa.Table,
+    edges: pa.Table,
+    positions: np.ndarray,
+    communities: pa.Table,
+    neighbors: pa.Table | None,
 ) -> dict:
-    """Column-oriented plain data for the page (numbers rounded to keep it small)."""
+    """Column-oriented plain data for the page (integers and indexed strings, compact)."""
     community = check_inputs(nodes, positions)
+    n = nodes.num_rows
     chatters = nodes["chatters"].to_numpy(zero_copy_only=False).astype(np.int64)
-    pos = np.round(np.nan_to_num(np.asarray(positions, dtype=np.float64)), 5)
-    ranked = communities.sort_by([("channels", "descending"), ("community", "ascending")])
-    legend = ranked["community"].to_numpy(zero_copy_only=False)[: len(PALETTE)].astype(np.int64)
-    colour = np.full(max(community.max(initial=0), legend.max(initial=0)) + 1, -1)
-    colour[legend] = np.arange(len(legend))
-    edge_pairs = np.c_[
-        edges["src"].to_numpy(zero_copy_only=False), edges["dst"].to_numpy(zero_copy_only=False)
-    ]
-    count = np.bincount(community, minlength=len(colour))
-    sums = [np.bincount(community, weights=pos[:, k], minlength=len(colour)) for k in (0, 1)]
-    centre = np.c_[sums[0], sums[1]][legend] / np.maximum(count[legend], 1)[:, None]
-    labels = ranked["label"].to_pylist()[: len(legend)]
-    present = count[legend] > 0
+    pos = np.nan_to_num(np.asarray(positions, dtype=np.float64))
+    grid = np.rint(np.clip(pos, -1, 1) * GRID).astype(np.int64)
+    ids, index = colour_index(communities)
+    rows = {r["community"]: r for r in communities.to_pylist()}
+    centre = centroids(community, pos, ids)
+    present = np.isfinite(centre).all(axis=1)
+    names = nodes["display_name"].to_pylist()
+    logins = nodes["login"].to_pylist()
+    games, game_index = _indexed(nodes["game"].to_pylist())
+    langs, lang_index = _indexed(nodes["language"].to_pylist())
+    per_channel = PANEL_NEIGHBORS if n <= SMALL_PAGE else PANEL_NEIGHBORS // 2
+    start, nb, shared = neighbor_lists(nodes, edges, neighbors, per_channel)
+    lonely = np.flatnonzero(unconnected(nodes, edges))
+    lonely = lonely[np.argsort(-chatters[lonely], kind="stable")]
+    has_audience = "audience" in communities.column_names
     return {
         "palette": list(PALETTE),
         "other": OTHER,
+        "background": [LIGHT_BACKGROUND, DARK_BACKGROUND],
+        "grid": GRID,
         "nodes": {
-            "x": pos[:, 0].tolist(),
-            "y": pos[:, 1].tolist(),
-            "size": np.round(np.sqrt(chatters / max(chatters.max(initial=0), 1)), 3).tolist(),
-            "c": colour[community].tolist(),
+            "x": grid[:, 0].tolist(),
+            "y": grid[:, 1].tolist(),
+            "size": np.rint(1000 * np.sqrt(chatters / max(chatters.max(initial=0), 1)))
+            .astype(np.int64)
+            .tolist(),
+            "c": node_colours(community, communities).tolist(),
             "community": community.tolist(),
-            "login": nodes["login"].to_pylist(),
-            "name": nodes["display_name"].to_pylist(),
+            "login": logins,
+            "name": [None if a == b else a for a, b in zip(names, logins, strict=True)],
             "chatters": chatters.tolist(),
-            "game": nodes["game"].to_pylist(),
-            "language": nodes["language"].to_pylist(),
+            "game": game_index,
+            "language": lang_index,
         },
-        "edges": edge_pairs.astype(np.int64).ravel().tolist(),
+        "games": games,
+        "languages": langs,
+        "neighbors": {
+            "start": start.astype(np.int64).tolist(),
+            "id": nb.astype(np.int64).tolist(),
+            "shared": np.rint(shared).astype(np.int64).tolist(),
+            "drawn": DRAWN_EDGES,
+        },
         "communities": {
             "id": communities["community"].to_pylist(),
             "label": communities["label"].to_pylist(),
             "channels": communities["channels"].to_pylist(),
+            "audience": [audience_text(r) for r in communities.to_pylist()],
         },
-        "legend": legend.tolist(),
+        "audience_kind": "distinct" if has_audience else "sum",
+        "legend": ids.tolist(),
+        "legend_colour": index.tolist(),
         "labels": {
-            "x": np.round(centre[present, 0], 5).tolist(),
-            "y": np.round(centre[present, 1], 5).tolist(),
-            "text": [t for t, keep in zip(labels, present, strict=True) if keep],
+            "x": np.rint(centre[present, 0] * GRID).astype(np.int64).tolist(),
+            "y": np.rint(centre[present, 1] * GRID).astype(np.int64).tolist(),
+            "text": [clean_text(rows[c]["label"], 48) for c in ids[present].tolist()],
+            "id": ids[present].tolist(),
+        },
+        "unconnected": {
+            "count": len(lonely),
+            "rows": lonely.tolist(),  # all (the ring stays unlabelled); the legend lists the first
+            "listed": UNCONNECTED_LISTED,
         },
     }

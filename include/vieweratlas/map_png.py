@@ -1,9 +1,11 @@
 """Static community map: a PNG drawn with matplotlib's Agg canvas (no pyplot state).
 
-Channels are dots sized by chatters and coloured by community (the 20 largest get
-distinct colours, the rest grey); edges are a faint additive layer rasterised with
-numpy (a LineCollection of 50,000 edges costs seconds in Agg); the largest
-communities are labelled at their centroid and listed in a legend. Every string
+Channels are dots sized by chatters and coloured by community (``palette``: every
+community of 3+ channels has a colour, leftovers are grey); edges are a faint
+additive layer rasterised with numpy (a LineCollection of 50,000 edges costs
+seconds in Agg). Community labels (name and top channels) sit at centroids, then
+the biggest channels' names, sized by audience; a label that would overlap one
+already drawn is moved or left out (boxes measured by the Agg renderer). Every string
 from Twitch is drawn as plain text (no mathtext) after control and bidi-override
 characters are stripped; fonts fall back across the CJK/emoji fonts installed.
 """
@@ -22,13 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
-# Kelly's colours of maximum contrast, without white, black and grey.
-PALETTE = (
-    "#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280", "#008856",
-    "#E68FAC", "#0067A5", "#F99379", "#604E97", "#F6A600", "#B3446C", "#DCD300",
-    "#882D17", "#8DB600", "#654522", "#E25822", "#2B3D26", "#5A8F8F",
-)  # fmt: skip
-OTHER = "#B4B4B4"
+from vieweratlas.palette import OTHER, PALETTE, centroids, colour_index, node_colours, rgba
+
 FONTS = (
     "DejaVu Sans",  # Latin, Cyrillic, Greek, Arabic, Hebrew
     "Noto Sans CJK JP",
@@ -43,7 +40,9 @@ FONTS = (
 MAP_IN, LEGEND_IN, DPI = 15.5, 4.0, 120  # map square plus a legend column: 2340 x 1920 px
 MAX_EDGE_SAMPLES = 1_500_000  # edge pixels drawn (half the map's resolution)
 LIMIT = 1.06  # axes range; the layout is in [-1, 1]
-NAMED_CHANNELS = 30
+NAMED_CHANNELS = 50  # channel names tried (biggest first); overlapping ones are left out
+LABELLED_COMMUNITIES = 30  # community labels tried on the map (largest first)
+LEGEND_ROWS = 30
 MAX_COMMUNITY_ID = 10_000_000  # ids index lookup arrays; the analysis numbers them 0..C-1
 
 
@@ -56,44 +55,17 @@ def render_png(
 ) -> bytes:
     """The static map as PNG bytes (2340 x 1920 px: the map, then a legend column)."""
     community = check_inputs(nodes, positions)
-    chatters = nodes["chatters"].to_numpy(zero_copy_only=False).astype(np.float64)
-    ranked = _ranked_communities(communities)
-    colour_of = _colour_lookup(community, ranked)
-    rgba = _to_rgba(colour_of)
-    with rc_context({"font.family": available_fonts(), "svg.fonttype": "none"}):
-        width, height = MAP_IN + LEGEND_IN, MAP_IN + 0.5
-        fig = Figure(figsize=(width, height), dpi=DPI, facecolor="none")
-        FigureCanvasAgg(fig)
-        ax = fig.add_axes((0, 0, MAP_IN / width, MAP_IN / height))
-        ax.set_axis_off()
-        ax.set_xlim(-LIMIT, LIMIT)
-        ax.set_ylim(-LIMIT, LIMIT)
-        size = 3 + 160 * np.sqrt(chatters / max(chatters.max(initial=0), 1))
-        order = np.argsort(-size, kind="stable")  # big dots first, small ones stay visible
-        ax.scatter(
-            positions[order, 0],
-            positions[order, 1],
-            s=size[order],
-            c=rgba[order],
-            linewidths=0.25,
-            edgecolors="#FFFFFF",
-            zorder=2,
-        )
-        _name_channels(ax, nodes, positions, chatters)
-        _label_communities(ax, ranked, community, positions)
-        _legend(fig, (MAP_IN / width, MAP_IN / height), ranked, bool((colour_of < 0).any()))
-        fig.suptitle(
-            clean_text(title, 120), x=MAP_IN / width / 2, y=0.99, fontsize=20, parse_math=False
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=r"Glyph \d+ .*missing from", category=UserWarning
-            )
+    colour_of = node_colours(community, communities)
+    dot_rgba = _to_rgba(colour_of)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        with rc_context({"font.family": available_fonts(), "svg.fonttype": "none"}):
+            fig = draw_map(nodes, positions, communities, title)
             fig.canvas.draw()
-        drawn = Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))  # type: ignore[attr-defined]  # Agg canvas
+            drawn = Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))  # type: ignore[attr-defined]  # Agg canvas
     # Edges go underneath everything: composited in PIL, as imshow costs ~0.4 s more.
     side = round(MAP_IN * DPI)
-    layer = _edge_layer(edges, positions, community, rgba, px=side // 2)
+    layer = _edge_layer(edges, positions, community, dot_rgba, px=side // 2)
     page = Image.new("RGBA", drawn.size, "#FFFFFF")
     if layer is not None:
         edges_img = Image.fromarray(layer[::-1]).resize((side, side), Image.Resampling.BILINEAR)
@@ -102,6 +74,40 @@ def render_png(
     buf = io.BytesIO()  # RGB at zlib level 1: a third of matplotlib's default save time
     page.convert("RGB").save(buf, format="png", compress_level=1)
     return buf.getvalue()
+
+
+def draw_map(nodes: pa.Table, positions: np.ndarray, communities: pa.Table, title: str) -> Figure:
+    """The map's matplotlib figure without edges: dots, labels (no overlaps), legend, title."""
+    community = check_inputs(nodes, positions)
+    chatters = nodes["chatters"].to_numpy(zero_copy_only=False).astype(np.float64)
+    colour_of = node_colours(community, communities)
+    width, height = MAP_IN + LEGEND_IN, MAP_IN + 0.5
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="none")
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, MAP_IN / width, MAP_IN / height))
+    ax.set_axis_off()
+    ax.set_xlim(-LIMIT, LIMIT)
+    ax.set_ylim(-LIMIT, LIMIT)
+    size = 3 + 160 * np.sqrt(chatters / max(chatters.max(initial=0), 1))
+    order = np.argsort(-size, kind="stable")  # big dots first, small ones stay visible
+    ax.scatter(
+        positions[order, 0],
+        positions[order, 1],
+        s=size[order],
+        c=_to_rgba(colour_of)[order],
+        linewidths=0.25,
+        edgecolors="#FFFFFF",
+        zorder=2,
+    )
+    placed: list = []
+    renderer = fig.canvas.get_renderer()
+    _label_communities(ax, renderer, placed, communities, community, positions)
+    _name_channels(ax, renderer, placed, nodes, positions, chatters)
+    _legend(fig, (MAP_IN / width, MAP_IN / height), communities, colour_of)
+    fig.suptitle(
+        clean_text(title, 120), x=MAP_IN / width / 2, y=0.99, fontsize=20, parse_math=False
+    )
+    return fig
 
 
 def check_inputs(nodes: pa.Table, positions: np.ndarray) -> np.ndarray:
@@ -127,29 +133,10 @@ def clean_text(text: str | None, limit: int = 40) -> str:
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
 
 
-def _ranked_communities(communities: pa.Table) -> list[dict]:
-    """Community rows, largest first (by channels, then id)."""
-    rows = communities.to_pylist()
-    return sorted(rows, key=lambda r: (-r["channels"], r["community"]))
-
-
-def _colour_lookup(community: np.ndarray, ranked: list[dict]) -> np.ndarray:
-    """Palette index per node, or -1 for grey (communities beyond the palette)."""
-    ids = np.array([r["community"] for r in ranked[: len(PALETTE)]], dtype=np.int64)
-    lookup = np.full(max(community.max(initial=0), ids.max(initial=0)) + 1, -1, dtype=np.int64)
-    lookup[ids] = np.arange(len(ids))
-    return lookup[community]
-
-
 def _to_rgba(colour_of: np.ndarray) -> np.ndarray:
     """(n, 4) RGBA floats for palette indices (-1 = grey)."""
-    table = np.array([_hex(c) for c in (*PALETTE, OTHER)])
+    table = np.array([rgba(c) for c in (*PALETTE, OTHER)])
     return table[np.where(colour_of < 0, len(PALETTE), colour_of)]
-
-
-def _hex(colour: str) -> tuple[float, float, float, float]:
-    red, green, blue = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    return (red, green, blue, 1.0)
 
 
 def _edge_layer(edges: pa.Table, positions: np.ndarray, community, rgba, px: int):
@@ -192,62 +179,99 @@ def _edge_layer(edges: pa.Table, positions: np.ndarray, community, rgba, px: int
     return (image * 255).astype(np.uint8).reshape(px, px, 4)
 
 
-def _name_channels(ax, nodes: pa.Table, positions: np.ndarray, chatters: np.ndarray) -> None:
-    """Display names of the channels with the most chatters, next to their dot."""
+def _name_channels(ax, renderer, placed, nodes, positions, chatters) -> None:
+    """Display names of the biggest channels, sized by audience, never overlapping."""
     top = np.argsort(-chatters, kind="stable")[:NAMED_CHANNELS]
     names = nodes["display_name"].to_pylist()
     logins = nodes["login"].to_pylist()
+    biggest = max(chatters.max(initial=0), 1.0)
     for i in top:
-        ax.annotate(
+        size = 7 + 7 * np.sqrt(chatters[i] / biggest)
+        text = ax.annotate(
             clean_text(names[i] or logins[i], 24),
             positions[i],
-            xytext=(4, 4),
+            xytext=(4, 3),
             textcoords="offset points",
-            fontsize=8,
+            fontsize=size,
             color="#222222",
             zorder=4,
             parse_math=False,
             path_effects=[patheffects.withStroke(linewidth=2, foreground="#FFFFFF")],
         )
+        shifts = [(4, 3), (-4, 3), (4, -3), (-4, -3)]
+        for k, (dx, dy) in enumerate(shifts):
+            text.xyann = (dx, dy)
+            text.set_ha("left" if dx > 0 else "right")
+            text.set_va("bottom" if dy > 0 else "top")
+            box = text.get_window_extent(renderer).expanded(1.04, 1.1)
+            if not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            if k == len(shifts) - 1:
+                text.remove()
 
 
-def _label_communities(ax, ranked: list[dict], community: np.ndarray, positions) -> None:
-    """Each coloured community's label and size at the centroid of its channels."""
-    count = np.bincount(community)
-    sum_x = np.bincount(community, weights=positions[:, 0])
-    sum_y = np.bincount(community, weights=positions[:, 1])
-    for row in ranked[: len(PALETTE)]:
-        cid = row["community"]
-        if cid >= len(count) or count[cid] == 0:
+def label_text(row: dict, limit: int = 34) -> str:
+    """A community's map label: its name (game · language and top channels)."""
+    return clean_text(row["label"], limit)
+
+
+def audience_text(row: dict) -> str:
+    """'N distinct chatters' when the table has ``audience``, else the summed count."""
+    audience = row.get("audience")
+    if audience is not None:
+        return f"{audience:,} distinct chatters"
+    return f"{row['chatters']:,} chatters (sum over channels)"
+
+
+def _label_communities(ax, renderer, placed, communities, community, positions) -> None:
+    """The largest communities' labels at their centroid; colliding ones left out."""
+    ids, _ = colour_index(communities)
+    ids = ids[:LABELLED_COMMUNITIES]
+    rows = {r["community"]: r for r in communities.to_pylist()}
+    centre = centroids(community, positions, ids)
+    for k, cid in enumerate(ids.tolist()):
+        if not np.isfinite(centre[k]).all():
             continue
-        ax.text(
-            sum_x[cid] / count[cid],
-            sum_y[cid] / count[cid],
-            f"{clean_text(row['label'])}\n{row['channels']:,} channels",
+        row = rows[cid]
+        text = ax.text(
+            centre[k, 0],
+            centre[k, 1],
+            f"{label_text(row)}\n{row['channels']:,} channels",
             ha="center",
             va="center",
-            fontsize=12,
+            fontsize=12 if k < 10 else 10,
             fontweight="bold",
             color="#111111",
             zorder=5,
             parse_math=False,
             path_effects=[patheffects.withStroke(linewidth=3.5, foreground="#FFFFFF")],
         )
+        box = text.get_window_extent(renderer).expanded(1.02, 1.05)
+        if any(box.overlaps(other) for other in placed):
+            text.remove()
+        else:
+            placed.append(box)
 
 
-def _legend(fig, anchor: tuple[float, float], ranked: list[dict], has_other: bool) -> None:
-    """Legend of the coloured communities (colour, label, channels, chatters)."""
-    handles = [
-        Line2D([], [], ls="", marker="o", ms=9, color=colour)
-        for colour, _ in zip(PALETTE, ranked, strict=False)
-    ]
+def _legend(fig, anchor: tuple[float, float], communities: pa.Table, colour_of) -> None:
+    """Legend of the coloured communities (colour, label, channels, audience)."""
+    ids, index = colour_index(communities)
+    rows = {r["community"]: r for r in communities.to_pylist()}
+    shown = list(zip(ids.tolist(), index.tolist(), strict=True))[:LEGEND_ROWS]
+    handles = [Line2D([], [], ls="", marker="o", ms=9, color=PALETTE[k]) for _, k in shown]
     labels = [
-        f"{clean_text(r['label'], 34)}\n{r['channels']:,} channels · {r['chatters']:,} chatters"
-        for r in ranked[: len(PALETTE)]
+        f"{clean_text(rows[c]['label'], 34)}\n{rows[c]['channels']:,} channels · "
+        f"{audience_text(rows[c])}"
+        for c, _ in shown
     ]
-    if has_other:
+    if len(ids) > LEGEND_ROWS:
+        handles.append(Line2D([], [], ls=""))
+        labels.append(f"+ {len(ids) - LEGEND_ROWS:,} more communities (interactive map)")
+    grey = int((colour_of < 0).sum())
+    if grey:
         handles.append(Line2D([], [], ls="", marker="o", ms=9, color=OTHER))
-        labels.append(f"other communities ({max(len(ranked) - len(PALETTE), 0):,})")
+        labels.append(f"leftovers and unconnected channels ({grey:,})")
     if not handles:
         return
     legend = fig.legend(
@@ -255,10 +279,10 @@ def _legend(fig, anchor: tuple[float, float], ranked: list[dict], has_other: boo
         labels,
         loc="upper left",
         bbox_to_anchor=anchor,
-        fontsize=10,
+        fontsize=8,
         frameon=False,
-        labelspacing=0.9,
-        title="Largest communities",
+        labelspacing=0.5,
+        title="Communities",
         title_fontproperties={"weight": "bold", "size": 12},
     )
     for text in [*legend.get_texts(), legend.get_title()]:

@@ -29,7 +29,7 @@ class AnalysisParams:
     top_k: int = 100  # NMI 0.880 at 10, 0.969 at 100 on hard planted data (README)
     min_shared: int = 1
     algorithm: str = "leiden"
-    resolution: float = 1.0
+    resolution: float = 2.0  # most stable across seeds on the real graph (README)
     seed: int = 42
     min_chatters: int = 20
     bot_filter: bool = True
@@ -146,7 +146,8 @@ PARAM_SPECS: dict[str, dict[str, Any]] = {
         _D.resolution,
         "number",
         "Resolution",
-        "Modularity resolution: higher finds more, smaller communities.",
+        "Modularity resolution: higher finds more, smaller communities "
+        "(2 is the most stable across seeds on the real Twitch graph).",
         exclusiveMinimum=0,
         maximum=100,
     ),

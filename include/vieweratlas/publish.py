@@ -107,6 +107,50 @@ def top_communities(communities: pa.Table, limit: int = TOP_COMMUNITIES) -> list
     return [{**{k: r[k] for k in keep}, "top_channels": r["top_channels"][:3]} for r in rows]
 
 
+def map_extras(lake: Lake, day: str, nodes: pa.Table) -> tuple:
+    """Community affinity from the full ``pairs`` work file and each channel's ranked
+    neighbours (``neighbors`` work file), for the maps; None when not written."""
+    from vieweratlas import overlap
+
+    affinity = neighbors = None
+    pairs_key = keys.analysis_file(day, "pairs.parquet")
+    if lake.exists(pairs_key) and hasattr(overlap, "community_affinity"):
+        columns = ["src", "dst", "weight"]
+        pairs = (  # streamed in row groups when the lake can (the pair list can be large)
+            lake.parquet_file(pairs_key).iter_batches(columns=columns)
+            if hasattr(lake, "parquet_file")
+            else lake.read_parquet(pairs_key, columns=columns)
+        )
+        community = nodes["community"].to_numpy(zero_copy_only=False)
+        count = int(community.max(initial=-1)) + 1
+        affinity = overlap.community_affinity(pairs, community, count)
+    rows_key = keys.analysis_file(day, "neighbors.parquet")  # channel rows, by the overlap step
+    if lake.exists(rows_key):
+        rows = lake.read_parquet(rows_key, columns=["channel", "neighbor", "rank", "shared"])
+        ids = nodes["channel_id"]
+        neighbors = pa.table(
+            {
+                "channel_id": ids.take(rows["channel"]),
+                "rank": rows["rank"],
+                "neighbor_id": ids.take(rows["neighbor"]),
+                "shared": rows["shared"],
+            }
+        )
+    return affinity, neighbors
+
+
+def map_title(days: list[str], missing: list[str]) -> str:
+    """The maps' title: the window, and which days had data when some did not."""
+    title = f"Twitch communities, {days[0]} to {days[-1]}"
+    had = [d for d in days if d not in set(missing)]
+    if not missing:
+        return title
+    if not had:
+        return f"{title} (no day had data)"
+    listed = ", ".join(had) if len(had) <= 3 else f"{len(had)} of {len(days)} days"
+    return f"{title} (data: {listed})"
+
+
 def publish_step(lake: Lake, day: str, params: AnalysisParams, steps: dict) -> dict:
     """Render and write every output of ``day``, copy them to ``latest``; the summary dict."""
     from vieweratlas.layout import compute_layout
@@ -119,16 +163,17 @@ def publish_step(lake: Lake, day: str, params: AnalysisParams, steps: dict) -> d
     edges = lake.read_parquet(keys.analysis_file(day, "edges.parquet"))
     communities = lake.read_parquet(keys.analysis_file(day, "communities.parquet"))
     days = window(day, params.window_days)
-    title = f"Twitch communities, {days[0]} to {days[-1]}"
+    title = map_title(days, steps.get("overlap", {}).get("days_missing", []))
 
+    affinity, neighbors = map_extras(lake, day, nodes)
     clock = time.perf_counter()
-    positions = compute_layout(nodes, edges, params.seed)
+    positions = compute_layout(nodes, edges, params.seed, affinity)
     timings["layout"] = time.perf_counter() - clock
     clock = time.perf_counter()
     png = render_png(nodes, edges, positions, communities, title)
     timings["png"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    html = render_html(nodes, edges, positions, communities, title)
+    html = render_html(nodes, edges, positions, communities, title, neighbors)
     timings["html"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

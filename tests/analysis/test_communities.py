@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vieweratlas.communities import detect, normalized_mutual_info, renumber
+from vieweratlas.communities import (
+    _igraph,
+    adjusted_rand_index,
+    detect,
+    normalized_mutual_info,
+    renumber,
+)
 from vieweratlas.overlap import backbone, build_incidence
 from vieweratlas.synthetic import SyntheticSpec, generate
 
@@ -62,3 +68,48 @@ def test_nmi_by_hand():
     joint = {(0, 0): 0.5, (0, 1): 0.25, (1, 1): 0.25}
     mi = sum(p * np.log(p / (pa_[i] * pb[j])) for (i, j), p in joint.items())
     assert normalized_mutual_info(a, b) == pytest.approx(mi / ((h(pa_) + h(pb)) / 2))
+
+
+def _unstable_toy():
+    """A sparse random graph (60 nodes, p = 0.08): no clear communities, so the seed decides."""
+    rng = np.random.default_rng(0)
+    a, b = np.triu_indices(60, 1)
+    keep = rng.random(len(a)) < 0.08
+    src, dst = a[keep].astype(np.int32), b[keep].astype(np.int32)
+    return 60, src, dst, np.ones(len(src))
+
+
+@pytest.mark.parametrize("algorithm", ["louvain", "leiden"])
+def test_seed_is_used(algorithm):
+    n, src, dst, weight = _unstable_toy()
+    found = {
+        detect(n, src, dst, weight, algorithm, 1.0, seed, runs=1).membership.tobytes()
+        for seed in range(6)
+    }
+    assert len(found) > 1  # other seeds, other partitions
+    again = detect(n, src, dst, weight, algorithm, 1.0, 3, runs=1)
+    assert again.membership.tobytes() in found
+
+
+@pytest.mark.parametrize("algorithm", ["louvain", "leiden"])
+def test_several_runs_keep_the_best_partition(algorithm):
+    n, src, dst, weight = _unstable_toy()
+    single = [detect(n, src, dst, weight, algorithm, 1.0, 7919 * k, runs=1) for k in range(4)]
+    best = detect(n, src, dst, weight, algorithm, 1.0, 0, runs=4)
+    quality = [
+        _igraph(n, src, dst, weight).modularity(
+            p.membership.tolist(), weights=weight, resolution=1.0
+        )
+        for p in [*single, best]
+    ]
+    assert quality[-1] == pytest.approx(max(quality[:-1]))
+
+
+def test_adjusted_rand_index():
+    assert adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([5, 5, 2, 2])) == 1.0
+    assert adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])) == pytest.approx(
+        -0.5
+    )
+    a = np.random.default_rng(0).integers(0, 5, 2000)
+    b = np.random.default_rng(1).integers(0, 5, 2000)
+    assert abs(adjusted_rand_index(a, b)) < 0.02

@@ -52,7 +52,11 @@ def test_labels_weighted_by_viewers_and_robust_to_missing_metadata():
     assert nodes["login"].to_pylist() == ["big", "small1", "small2", "c4", "c5", "lonely"]
     assert nodes["viewers"].to_pylist() == [10000, 100, 100, None, None, None]
     table = community_table(nodes)
-    assert table["label"].to_pylist() == ["Just Chatting · Spanish", "Rust", "Community 2"]
+    assert table["label"].to_pylist() == [
+        "Just Chatting · Spanish: Big, Small1, Small2",  # top channels by display name
+        "Rust: C4, C5",
+        "lonely",  # no metadata: the channels people know
+    ]
     assert table["top_channels"].to_pylist()[0] == ["big", "small1", "small2"]
     assert table["chatters"].to_pylist() == [120, 30, 5]
 
@@ -72,7 +76,17 @@ def test_weak_game_majority_is_mixed_and_equal_labels_are_told_apart():
     )
     nodes = node_table(ids, {}, np.array([9, 8, 7, 6, 5, 4]), membership, metadata)
     labels = community_table(nodes)["label"].to_pylist()
-    assert labels == ["Mixed games · English", "Art · German (d)", "Art · German (f)"]
+    assert labels == ["Mixed games · English: A, B, C", "Art · German: D, E", "Art · German: F"]
+    more = pa.concat_tables([metadata, _metadata([(7, "g", "Art", "de", 10)])])
+    same = node_table(
+        np.arange(1, 8), {}, np.arange(9, 2, -1), np.array([0, 0, 0, 1, 1, 2, 2]), more
+    )
+    same = same.set_column(2, "display_name", pa.array(["x"] * 7))
+    assert community_table(same)["label"].to_pylist() == [
+        "Mixed games · English: x, x, x",
+        "Art · German: x, x (d)",  # equal labels told apart by the biggest login
+        "Art · German: x, x (f)",
+    ]
 
 
 def test_read_metadata_skips_unreadable_files(lake):

@@ -78,13 +78,17 @@ def test_exactly_two_scripts_and_they_close_where_intended(page, parsed):
 def test_every_channel_and_string_round_trips_exactly(graph, parsed):
     nodes, edges, communities, _ = graph
     data = json.loads(parsed.scripts[0][1])
-    assert data["nodes"]["login"] == nodes["login"].to_pylist()
-    assert data["nodes"]["name"] == nodes["display_name"].to_pylist()
-    assert data["nodes"]["game"] == nodes["game"].to_pylist()
+    page = data["nodes"]
+    assert page["login"] == nodes["login"].to_pylist()
+    names = [name or login for name, login in zip(page["name"], page["login"], strict=True)]
+    assert names == nodes["display_name"].to_pylist()
+    assert [data["games"][k] for k in page["game"]] == nodes["game"].to_pylist()
+    assert [data["languages"][k] for k in page["language"]] == nodes["language"].to_pylist()
     assert data["communities"]["label"] == communities["label"].to_pylist()
-    assert len(data["edges"]) == 2 * edges.num_rows
+    assert len(data["neighbors"]["start"]) == nodes.num_rows + 1
+    assert data["neighbors"]["start"][-1] == len(data["neighbors"]["id"]) <= 2 * edges.num_rows
     for name in NAMES:  # unicode, RTL marks, U+2028 and hostile markup survive as data
-        assert name in data["nodes"]["name"]
+        assert name in names
 
 
 def test_hostile_strings_never_appear_raw(page):

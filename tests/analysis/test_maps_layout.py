@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from scripts.bench_maps import planted_graph
 
-from vieweratlas.layout import MAX_GROUPS, compute_layout
+from vieweratlas.layout import MAX_GROUPS, compute_layout, unconnected
 from vieweratlas.schema import GRAPH_EDGES, GRAPH_NODES
 
 
@@ -122,3 +122,68 @@ def test_more_communities_than_discs_share_one():
     pos = compute_layout(nodes_table(community), edges_table([]), seed=2)
     assert pos.shape == (len(community), 2)
     assert np.isfinite(pos).all()
+
+
+def _ring_graph(n_comm: int = 8, size: int = 30):
+    """Communities of ``size`` cliques-ish channels; community k links only to k+1."""
+    community = np.repeat(np.arange(n_comm), size)
+    rng = np.random.default_rng(0)
+    pairs = []
+    for c in range(n_comm):
+        base = c * size
+        for _ in range(size * 4):
+            a, b = rng.integers(0, size, 2)
+            if a != b:
+                pairs.append((base + min(a, b), base + max(a, b)))
+    return community, pairs
+
+
+def test_communities_sit_next_to_the_one_they_share_most_with():
+    community, pairs = _ring_graph()
+    n_comm = community.max() + 1
+    affinity = np.zeros((n_comm, n_comm))
+    for c in range(n_comm):  # a chain 0-1-2-...: each one's best partner is a neighbour
+        affinity[c, (c + 1) % n_comm] = affinity[(c + 1) % n_comm, c] = 100.0
+    nodes, edges = nodes_table(community.tolist()), edges_table(sorted(set(pairs)))
+    for seed in (1, 2):
+        pos = compute_layout(nodes, edges, seed, affinity)
+        centre = np.array([pos[community == c].mean(axis=0) for c in range(n_comm)])
+        dist = np.sqrt(((centre[:, None] - centre[None]) ** 2).sum(axis=2))
+        np.fill_diagonal(dist, np.inf)
+        for c in range(n_comm):
+            nearest = set(np.argsort(dist[c])[:2].tolist())
+            assert nearest & {(c + 1) % n_comm, (c - 1) % n_comm}, (seed, c)
+    shuffled = np.array([0, 4, 2, 6, 1, 5, 3, 7])  # same graph, other relations: other map
+    other = compute_layout(nodes, edges, 1, affinity[np.ix_(shuffled, shuffled)])
+    assert not np.allclose(other, compute_layout(nodes, edges, 1, affinity))
+
+
+def test_unconnected_channels_go_to_an_outer_ring():
+    community, pairs = _ring_graph(n_comm=3)
+    lonely = len(community)
+    community = np.r_[community, 100 + np.arange(12)]  # 12 channels without any edge
+    nodes, edges = nodes_table(community.tolist()), edges_table(sorted(set(pairs)))
+    pos = compute_layout(nodes, edges, seed=3)
+    assert unconnected(nodes, edges).tolist() == [False] * lonely + [True] * 12
+    middle = pos[lonely:].mean(axis=0)
+    inner = np.sqrt(((pos[:lonely] - middle) ** 2).sum(axis=1)).max()
+    ring = np.sqrt(((pos[lonely:] - middle) ** 2).sum(axis=1))
+    assert ring.min() > inner and ring.max() - ring.min() < 1e-6  # a circle around the map
+
+
+def test_big_community_keeps_its_sub_scenes_as_lobes():
+    rng = np.random.default_rng(4)
+    half = 120  # one community of two sub-scenes that barely mix
+    pairs = set()
+    for base in (0, half):
+        for _ in range(half * 5):
+            a, b = rng.integers(0, half, 2)
+            if a != b:
+                pairs.add((base + min(a, b), base + max(a, b)))
+    for _ in range(10):
+        pairs.add((int(rng.integers(0, half)), int(half + rng.integers(0, half))))
+    nodes, edges = nodes_table([0] * (2 * half)), edges_table(sorted(pairs))
+    pos = compute_layout(nodes, edges, seed=5)
+    a, b = pos[:half], pos[half:]
+    spread = (a.std(axis=0).mean() + b.std(axis=0).mean()) / 2
+    assert np.sqrt(((a.mean(axis=0) - b.mean(axis=0)) ** 2).sum()) > 2 * spread

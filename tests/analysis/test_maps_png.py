@@ -7,11 +7,12 @@ import io
 import numpy as np
 import pyarrow as pa
 import pytest
+from matplotlib import rc_context
 from PIL import Image
 from scripts.bench_maps import planted_graph
 
 from vieweratlas.layout import compute_layout
-from vieweratlas.map_png import PALETTE, available_fonts, clean_text, render_png
+from vieweratlas.map_png import PALETTE, available_fonts, clean_text, draw_map, render_png
 
 SIZE = (2340, 1920)
 
@@ -95,3 +96,37 @@ def test_clean_text_strips_controls_and_bidi_overrides():
 def test_font_chain_starts_with_an_installed_font():
     fonts = available_fonts()
     assert fonts[0] == "DejaVu Sans"
+
+
+def _boxes(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    return [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_map_labels_never_overlap(graph, real):
+    if real:
+        from scripts.real_graph import load
+
+        from vieweratlas.communities import detect
+        from vieweratlas.labels import community_table
+
+        data = load()
+        backbone = data.backbone()
+        found = detect(
+            len(data.logins), *(backbone[c].to_numpy() for c in ("src", "dst", "score")),
+            "leiden", 1.0, 1, runs=1,
+        )  # fmt: skip
+        nodes = data.nodes(found.membership)
+        communities, edges = community_table(nodes), backbone
+    else:
+        nodes, edges, communities, _ = graph
+    positions = compute_layout(nodes, edges, seed=1)
+    with rc_context({"font.family": available_fonts()}):  # as render_png draws it
+        boxes = _boxes(draw_map(nodes, positions, communities, "t"))
+    assert len(boxes) >= 15  # community labels and channel names are drawn
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (a, b)

@@ -42,3 +42,31 @@ def test_generator_shapes_and_determinism():
     assert set(table["source"].to_pylist()) == {"live", "vod"}
     sizes = np.bincount(one.days[0][0], minlength=100)
     assert sizes.max() > 5 * np.median(sizes)  # heavy-tailed channel sizes
+
+
+def test_map_title_says_which_days_had_data():
+    from vieweratlas.publish import map_title
+
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert map_title(days, []) == "Twitch communities, 2026-03-01 to 2026-03-03"
+    assert map_title(days, ["2026-03-02"]) == (
+        "Twitch communities, 2026-03-01 to 2026-03-03 (data: 2026-03-01, 2026-03-03)"
+    )
+    week = [f"2026-03-0{k}" for k in range(1, 8)]
+    assert map_title(week, week[:2]).endswith("(data: 5 of 7 days)")
+    assert map_title(days, days).endswith("(no day had data)")
+
+
+def test_map_extras_turn_the_neighbour_rows_into_channel_ids(lake):
+    from vieweratlas import lake as keys
+    from vieweratlas.publish import map_extras
+
+    day = "2026-03-02"
+    nodes = pa.table({"channel_id": pa.array([10, 20, 30], pa.int64()), "community": [0, 0, 1]})
+    assert map_extras(lake, day, nodes) == (None, None)  # nothing written: maps fall back
+    rows = {"channel": [0, 0, 1], "neighbor": [1, 2, 0], "rank": [1, 2, 1], "shared": [5.0, 3, 5]}
+    lake.write_parquet(keys.analysis_file(day, "neighbors.parquet"), pa.table(rows))
+    _, neighbors = map_extras(lake, day, nodes)
+    assert neighbors["channel_id"].to_pylist() == [10, 10, 20]
+    assert neighbors["neighbor_id"].to_pylist() == [20, 30, 10]
+    assert neighbors["rank"].to_pylist() == [1, 2, 1]

@@ -1,0 +1,161 @@
+"""The interactive map in a real headless Chromium: phone and desktop, light and dark.
+
+Checks page state and screenshots, not only that the page loads: the map's size,
+the theme actually drawn, label boxes that never overlap, the neighbour panel,
+the phone drawer, search closing on select, and pinch zoom.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from scripts.bench_maps import planted_graph
+from scripts.headless import Chromium, chromium_path
+
+from vieweratlas.layout import compute_layout
+from vieweratlas.map_html import neighbor_lists, render_html
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        chromium_path() is None and not os.environ.get("CI"),
+        reason="chromium not installed (apt-get install chromium; .ci/run installs it)",
+    ),
+]
+SHOTS = os.environ.get("VIEWERATLAS_SHOTS")  # optional folder to keep the screenshots
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return planted_graph(n=1500, m=12000, n_comm=30, seed=4, related=0.5)
+
+
+@pytest.fixture(scope="module")
+def page_url(graph, tmp_path_factory):
+    nodes, edges, communities = graph
+    positions = compute_layout(nodes, edges, seed=1)
+    path = tmp_path_factory.mktemp("map") / "map.html"
+    path.write_text(render_html(nodes, edges, positions, communities, "Map"), encoding="utf-8")
+    return path.as_uri()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Chromium() as chromium:
+        yield chromium
+
+
+def _no_overlap(boxes: list[list[int]]) -> None:
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+
+
+def _shot(browser, name: str) -> np.ndarray:
+    png = browser.screenshot()
+    if SHOTS:
+        with open(os.path.join(SHOTS, f"{name}.png"), "wb") as out:
+            out.write(png)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int64)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (400, 800)])
+@pytest.mark.parametrize("dark", [False, True])
+def test_map_fills_the_screen_in_the_right_theme_with_readable_labels(
+    browser, page_url, width, height, dark
+):
+    browser.open(page_url, width, height, dark=dark)
+    assert browser.eval("document.body.dataset.theme") == ("dark" if dark else "light")
+    map_w, map_h = map(int, browser.eval("document.body.dataset.map").split("x"))
+    if width <= 500:
+        assert map_w == width and map_h >= 0.8 * height  # the map takes the phone's width
+        side = browser.eval("document.getElementById('side').getBoundingClientRect().top")
+        assert side >= height - 1  # the legend drawer is closed
+    else:
+        assert map_w >= width - 340 and map_h >= height - 60
+    boxes = json.loads(browser.eval("document.getElementById('map').dataset.labels"))
+    assert len(boxes) >= 12  # community labels and channel names at fit zoom
+    _no_overlap(boxes)
+    for b in boxes:
+        assert b[0] >= 0 and b[2] <= map_w and b[1] >= 0 and b[3] <= map_h
+    image = _shot(browser, f"map-{width}-{'dark' if dark else 'light'}")
+    top = int(browser.eval("document.getElementById('map').getBoundingClientRect().top"))
+    area = image[top : top + map_h, :map_w]
+    background = np.median(area.reshape(-1, 3), axis=0)
+    assert (background.mean() < 60) if dark else (background.mean() > 200)
+    colourful = (area.max(axis=2) - area.min(axis=2)) > 60
+    assert colourful.mean() > 0.01  # community colours visible on this background
+
+
+def test_zooming_in_shows_more_names_never_piled_up(browser, page_url):
+    browser.open(page_url, 1440, 900)
+    before = {
+        b[4] for b in json.loads(browser.eval("document.getElementById('map').dataset.labels"))
+    }
+    w, h = map(int, browser.eval("document.body.dataset.map").split("x"))
+    first = browser.eval("JSON.parse(document.getElementById('graph-data').textContent).labels")
+    grid = 10_000
+    x = first["x"][0] / grid * min(w, h) / 2.1 + w / 2  # the largest community, at fit zoom
+    y = h / 2 - first["y"][0] / grid * min(w, h) / 2.1
+    for _ in range(3):
+        browser.page("Input.dispatchMouseEvent", type="mouseWheel", x=x, y=y, deltaX=0, deltaY=-400)
+    browser.eval(
+        "new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))", True
+    )
+    boxes = json.loads(browser.eval("document.getElementById('map').dataset.labels"))
+    assert float(browser.eval("document.body.dataset.zoom")) > 2
+    assert len({b[4] for b in boxes} - before) >= 10  # names that had no room before
+    _no_overlap(boxes)
+
+
+def test_deep_link_opens_the_ranked_neighbour_panel(browser, page_url, graph):
+    nodes, edges, _ = graph
+    login = nodes["login"][100].as_py()
+    browser.open(f"{page_url}#q={login}", 1440, 900)
+    assert browser.eval("document.body.dataset.selected") == login
+    assert browser.eval("document.getElementById('results').children.length") == 0  # closed
+    assert browser.eval("document.getElementById('panel').hidden") is False
+    start, ids, _ = neighbor_lists(nodes, edges, None, 20)
+    expected = [nodes["display_name"][int(j)].as_py() for j in ids[start[100] : start[101]]]
+    names = browser.eval(
+        "[...document.querySelectorAll('#panel-list bdi')].map((b) => b.textContent)"
+    )
+    assert names == expected and len(names) >= 3  # ranked, strongest first
+    browser.eval("document.querySelector('#panel-list button').click()")
+    assert (
+        browser.eval("document.body.dataset.selected")
+        == nodes["login"][int(ids[start[100]])].as_py()
+    )
+    _shot(browser, "neighbours-1440")
+
+
+def test_phone_drawer_and_pinch_zoom(browser, page_url):
+    browser.open(page_url, 400, 800)
+    browser.eval("document.getElementById('drawer-toggle').click()")
+    browser.eval("new Promise((ok) => setTimeout(ok, 400))", True)
+    side = browser.eval("document.getElementById('side').getBoundingClientRect().top")
+    assert side < 800 - 100  # the drawer slid up
+    browser.eval("document.getElementById('drawer-toggle').click()")
+    browser.eval("new Promise((ok) => setTimeout(ok, 400))", True)  # drawer slid away
+    zoom = float(browser.eval("document.body.dataset.zoom"))
+
+    def touch(kind, points):
+        browser.page(
+            "Input.dispatchTouchEvent",
+            type=kind,
+            touchPoints=[{"x": x, "y": y, "id": k} for k, (x, y) in enumerate(points)],
+        )
+
+    touch("touchStart", [(180, 400), (220, 400)])
+    for step in range(1, 11):
+        touch("touchMove", [(180 - 10 * step, 400), (220 + 10 * step, 400)])
+    touch("touchEnd", [])
+    browser.eval(
+        "new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))", True
+    )
+    assert float(browser.eval("document.body.dataset.zoom")) > 2 * zoom
