@@ -180,10 +180,17 @@ ANALYSIS_OUTPUTS = (
     "communities.csv",
     "graph_nodes.parquet",
     "graph_edges.parquet",
+    "events.parquet",
+    "events.csv",
+    "timeline.png",
+    "timeline.html",
     "summary.json",
 )
+#: Outputs written by the track step (a publish without it leaves them out of ``latest``).
+TRACKING_OUTPUTS = ("events.parquet", "events.csv", "timeline.png", "timeline.html")
 #: Intermediate files the analysis tasks hand each other (under ``_work/``).
 ANALYSIS_WORK = ("channels.parquet", "edges.parquet", "membership.parquet", "metadata.parquet")
+ANALYSIS_WORK += ("tracking.json",)  # the track step's state: tracked against which day
 
 
 def analysis_file(day: date | datetime | str, name: str) -> str:

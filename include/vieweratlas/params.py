@@ -35,6 +35,12 @@ class AnalysisParams:
     bot_channel_share: float = 0.2
     max_bad_input_share: float = 0.1
     rebuild_presence: bool = False
+    track_lookback_days: int = 7
+    track_match_jaccard: float = 0.3
+    track_link_share: float = 0.5
+    track_min_part: float = 0.15
+    track_growth: float = 0.3
+    timeline_days: int = 30
 
     def __post_init__(self) -> None:
         checks = [
@@ -48,6 +54,12 @@ class AnalysisParams:
             (self.min_chatters >= 1, "min_chatters must be at least 1"),
             (0.0 < self.bot_channel_share <= 1.0, "bot_channel_share must be in (0, 1]"),
             (0.0 <= self.max_bad_input_share <= 1.0, "max_bad_input_share must be in [0, 1]"),
+            (1 <= self.track_lookback_days <= 90, "track_lookback_days must be 1-90"),
+            (0.0 < self.track_match_jaccard <= 1.0, "track_match_jaccard must be in (0, 1]"),
+            (0.5 <= self.track_link_share <= 1.0, "track_link_share must be in [0.5, 1]"),
+            (0.0 < self.track_min_part < 0.5, "track_min_part must be in (0, 0.5)"),
+            (0.0 < self.track_growth <= 10.0, "track_growth must be in (0, 10]"),
+            (2 <= self.timeline_days <= 366, "timeline_days must be 2-366"),
         ]
         for ok, message in checks:
             if not ok:
@@ -161,5 +173,53 @@ PARAM_SPECS: dict[str, dict[str, Any]] = {
         "type": "boolean",
         "description": "Rebuild every day's presence in the window, not only the logical date "
         "and days whose inputs changed.",
+    },
+    "track_lookback_days": {
+        "default": _D.track_lookback_days,
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 90,
+        "description": "Tracking: today's communities are matched to the nearest earlier "
+        "analysed day at most this many days back; past it, ids start afresh.",
+    },
+    "track_match_jaccard": {
+        "default": _D.track_match_jaccard,
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "description": "Tracking: a community keeps an earlier community's id (and colour) "
+        "when their audience-weighted Jaccard overlap is at least this.",
+    },
+    "track_link_share": {
+        "default": _D.track_link_share,
+        "type": "number",
+        "minimum": 0.5,
+        "maximum": 1,
+        "description": "Tracking: a merge needs two communities that each sent at least this "
+        "share of their audience into one; a split, two communities each made of at least "
+        "this share of one earlier community.",
+    },
+    "track_min_part": {
+        "default": _D.track_min_part,
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "exclusiveMaximum": 0.5,
+        "description": "Tracking: a split part must hold at least this share of the earlier "
+        "community's audience (smaller offshoots are births).",
+    },
+    "track_growth": {
+        "default": _D.track_growth,
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 10,
+        "description": "Tracking: a `grow` (`shrink`) event when a community's audience "
+        "is at least 1 + this times (at most 1 / (1 + this) times) the earlier day's.",
+    },
+    "timeline_days": {
+        "default": _D.timeline_days,
+        "type": "integer",
+        "minimum": 2,
+        "maximum": 366,
+        "description": "Days shown in the timeline (timeline.png / timeline.html).",
     },
 }
