@@ -119,6 +119,8 @@ def _step(s: _State) -> set:
     labels, counts = np.unique(s.label, return_counts=True)
     big = labels[counts >= spec.min_size]
     wanted = 2 * spec.merges + spec.splits + spec.deaths + spec.grows + spec.shrinks
+    if len(big) < wanted + 2:
+        raise ValueError(f"{len(big)} communities of {spec.min_size}+ channels; {wanted} needed")
     pick = iter(rng.permutation(big)[:wanted].tolist())
     truth: set = set()
     touched: set[int] = set()
@@ -134,8 +136,7 @@ def _step(s: _State) -> set:
         rows = rows[np.argsort(-s.base[rows], kind="stable")]
         new = s.next_label
         s.next_label += 1
-        half = rows[1::2] if len(rows) % 4 else rows[np.r_[1:len(rows):4, 2:len(rows):4]]
-        s.label[half] = new
+        s.label[rows[1::2]] = new  # every other channel by size: similar audiences
         if s.audience(new) > s.audience(src):
             swap = s.members(src)
             s.label[s.members(new)] = src
@@ -302,7 +303,11 @@ def evaluate(evolution: Evolution, results: list[Tracked]) -> dict:
         }
         for kind, (tp, r, p) in found.items()
     }
-    return {"events": scores, "ids_kept": round(kept / max(persisting, 1), 4), "persisting": persisting}
+    return {
+        "events": scores,
+        "ids_kept": round(kept / max(persisting, 1), 4),
+        "persisting": persisting,
+    }
 
 
 def write_day(lake: Lake, planted: PlantedDay, day: str) -> None:
