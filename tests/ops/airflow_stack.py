@@ -282,6 +282,15 @@ class AirflowStack:
                 raise StackError(f"{dag_id} runs not finished in {timeout}s: {states}")
             time.sleep(2)
 
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        """One (unmapped) task instance of a run, as the API returns it."""
+        return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """What the UI's Clear does for these tasks of one run (they run again)."""
+        body = {"dry_run": False, "only_failed": False, "dag_run_id": run_id, "task_ids": task_ids}
+        self.api("POST", f"dags/{dag_id}/clearTaskInstances", body)
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         """Task id -> state of one run."""
         reply = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
