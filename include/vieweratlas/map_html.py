@@ -75,6 +75,7 @@ def render_html(
             f"<title>{heading}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n",
             f'<header><h1 dir="auto">{heading}</h1>',
             '<button id="reset" type="button">Reset view</button>',
+            '<a href="timeline.html" title="Communities over time; channel history">Timeline</a>',
             '<div id="find"><input id="search" type="search" autocomplete="off" ',
             'placeholder="Find a channel (login or name)" aria-label="Find a channel">',
             '<ol id="results"></ol></div></header>\n',

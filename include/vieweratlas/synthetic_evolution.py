@@ -236,7 +236,8 @@ def replay(evolution: Evolution, t: Thresholds, palette_size: int = 40) -> list[
     return out
 
 
-def _reported(result: Tracked, prev_label: dict, cur_label: dict, cur_day: Day) -> set:
+def _reported(result: Tracked, prev_label: dict, cur_label: dict) -> set:
+    """The tracker's events as truth keys (planted labels instead of ids)."""
     keys_: set = set()
     for e in result.events:
         kind, uid = e["event"], e["community_uid"]
@@ -250,15 +251,8 @@ def _reported(result: Tracked, prev_label: dict, cur_label: dict, cur_day: Day) 
             parts = frozenset(cur_label[u] for u in e["to_uids"])
             keys_.add((kind, prev_label[uid], parts))
     number_label = {n: cur_label[u] for n, u in enumerate(result.uids)}
-    prev_of = {u: label for u, label in prev_label.items()}
-    del prev_of
-    for cid, _f, to in zip(
-        result.moves["channel_id"].tolist(),
-        result.moves["from_c"].tolist(),
-        result.moves["to_c"].tolist(),
-        strict=True,
-    ):
-        keys_.add(("move", int(cid), None, number_label[to]))
+    moves = zip(result.moves["channel_id"].tolist(), result.moves["to_c"].tolist(), strict=True)
+    keys_ |= {("move", int(cid), None, number_label[to]) for cid, to in moves}
     return keys_
 
 
@@ -267,16 +261,15 @@ def evaluate(evolution: Evolution, results: list[Tracked]) -> dict:
     found = {k: [0, 0, 0] for k in EVENT_TYPES}  # true positives, reported, planted
     kept = persisting = 0
     prev_label: dict[str, int] = {}
-    prev_uid: dict[int, str] = {}
     for k, (planted, result) in enumerate(zip(evolution.days, results, strict=True)):
-        day, number_label = as_day(planted)
+        _, number_label = as_day(planted)
         cur_label = {u: int(number_label[n]) for n, u in enumerate(result.uids)}
         cur_uid = {v: u for u, v in cur_label.items()}
         if k > 0:
             truth = evolution.truth[k]
             prev_uids_day = {v: u for u, v in prev_label.items()}
             # moves: compare channel and destination; the origin is the channel's earlier label
-            reported = _reported(result, prev_label, cur_label, day)
+            reported = _reported(result, prev_label, cur_label)
             planted_moves = {(m[0], m[1], None, m[3]) for m in truth if m[0] == "move"}
             truth = {m for m in truth if m[0] != "move"} | planted_moves
             for kind in EVENT_TYPES:
@@ -292,12 +285,12 @@ def evaluate(evolution: Evolution, results: list[Tracked]) -> dict:
                 if label in cur_uid and label not in merged_away:
                     persisting += 1
                     kept += cur_uid[label] == uid
-        prev_label, prev_uid = cur_label, cur_uid
-    del prev_uid
+        prev_label = cur_label
     scores = {
         kind: {
             "planted": p,
             "reported": r,
+            "found": tp,
             "precision": round(tp / r, 4) if r else (1.0 if not p else 0.0),
             "recall": round(tp / p, 4) if p else 1.0,
         }
