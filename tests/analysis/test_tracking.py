@@ -22,7 +22,8 @@ from vieweratlas.synthetic_evolution import (
 from vieweratlas.tracking import Thresholds, assign_colors, track
 
 # label: channel ids (100 chatters each). Yesterday -> today:
-# A+B merge, S splits in two, D dies, N is born, G grows, H shrinks, channel 70 moves X -> Y.
+# A+B merge, S splits in two, D dies, N is born, G grows, H shrinks, channel 70 moves X -> Y,
+# R ends and Q starts (sharing two channels).
 YESTERDAY = {
     "A": range(1, 11),
     "B": range(11, 17),
@@ -32,6 +33,7 @@ YESTERDAY = {
     "H": range(51, 61),
     "X": range(61, 71),
     "Y": range(71, 81),
+    "R": range(91, 101),
 }
 TODAY = {
     "A": range(1, 17),
@@ -42,11 +44,12 @@ TODAY = {
     "H": range(51, 55),
     "X": range(61, 70),
     "Y": range(70, 81),
+    "Q": [91, 92, *range(101, 111)],  # too little of R (Jaccard 0.1) to carry its id
 }
 NAMES = sorted(set(YESTERDAY) | set(TODAY))
 
 
-def planted(groups: dict[str, range], chatters: int = 100) -> PlantedDay:
+def planted(groups: dict, chatters: int = 100) -> PlantedDay:
     ids = np.concatenate([np.asarray(r, np.int64) for r in groups.values()])
     labels = np.concatenate([np.full(len(r), NAMES.index(k)) for k, r in groups.items()])
     return PlantedDay(ids, labels, np.full(len(ids), chatters, np.int64))
@@ -62,7 +65,7 @@ def test_every_event_type_on_a_planted_pair_of_days():
     before, after = planted(YESTERDAY), planted(TODAY)
     prev, _ = as_day(before)
     first = track(None, prev, "2026-03-01", Thresholds(), palette_size=40)
-    assert first.events == [] and len(set(first.uids)) == 8
+    assert first.events == [] and len(set(first.uids)) == 9
     prev.uids, prev.colors = first.uids, first.colors
     cur, _ = as_day(after)
     result = track(prev, cur, "2026-03-02", Thresholds(), palette_size=40)
@@ -81,6 +84,8 @@ def test_every_event_type_on_a_planted_pair_of_days():
         ("split", ("S",), ("S", "T")),
         ("death", ("D",), ()),
         ("birth", (), ("N",)),
+        ("death", ("R",), ()),
+        ("birth", (), ("Q",)),
         ("grow", ("G",), ("G",)),
         ("shrink", ("H",), ("H",)),
     }
@@ -174,3 +179,25 @@ def test_track_step_in_the_lake_rerun_gap_and_stale(lake):
     assert refreshed["stale_because"] is None
     assert lake.read_json(keys.analysis_file(DAYS[5], "tracking.json"))["stale"] is False
     assert set(_uids(lake, DAYS[5]).values()) & set(_uids(lake, DAYS[4]).values())
+
+
+def test_notification_mentions_births_deaths_merges_and_splits():
+    from vieweratlas.alerts import summary_message
+    from vieweratlas.settings import load_settings
+
+    tracking = {
+        "previous_day": "2026-03-01",
+        "events": {"birth": 2, "death": 1, "merge": 1, "split": 0, "grow": 3, "shrink": 0},
+        "listed": {
+            "merge": [
+                {"label": "Valorant\nSubject: x", "from_uids": ["ca", "cb"], "to_uids": ["ca"]}
+            ]
+        },
+        "stale_days": ["2026-03-03"],
+    }
+    _, body = summary_message({"date": "2026-03-02", "tracking": tracking}, load_settings())
+    assert "Changes since 2026-03-01: 2 births, 1 deaths, 1 merges, 0 splits, 3 grew" in body
+    assert "  merge: Valorant Subject: x (ca + cb -> ca)" in body  # one line
+    assert "2026-03-03" in body
+    _, first = summary_message({"tracking": {"previous_day": None, "events": {}}}, load_settings())
+    assert "tracking starts on this day" in first
