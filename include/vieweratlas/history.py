@@ -51,12 +51,15 @@ def thresholds(params: AnalysisParams) -> Thresholds:
     )
 
 
+MAP_PNG_PALETTE_SIZE = 20  # len(map_png.PALETTE): read without importing matplotlib here
+
+
 def palette_size() -> int:
     """Colours the maps draw (indices past it are drawn grey)."""
     try:
         from vieweratlas.palette import PALETTE  # type: ignore[import-not-found]
     except ImportError:
-        from vieweratlas.map_png import PALETTE
+        return MAP_PNG_PALETTE_SIZE
     return len(PALETTE)
 
 

@@ -201,3 +201,10 @@ def test_notification_mentions_births_deaths_merges_and_splits():
     assert "2026-03-03" in body
     _, first = summary_message({"tracking": {"previous_day": None, "events": {}}}, load_settings())
     assert "tracking starts on this day" in first
+
+
+def test_colour_indices_fit_the_maps_palette():
+    from vieweratlas.history import palette_size
+    from vieweratlas.timeline import palette
+
+    assert palette_size() == len(palette()[0])
