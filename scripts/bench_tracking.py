@@ -34,6 +34,7 @@ import numpy as np
 
 from vieweratlas.history import track_step
 from vieweratlas.params import AnalysisParams
+from vieweratlas.schema import EVENT_TYPES
 from vieweratlas.storage import Lake
 from vieweratlas.synthetic_evolution import (
     EvolutionSpec,
@@ -42,7 +43,7 @@ from vieweratlas.synthetic_evolution import (
     replay,
     write_day,
 )
-from vieweratlas.tracking import EVENT_TYPES, Thresholds
+from vieweratlas.tracking import Thresholds
 
 
 def accuracy(spec: EvolutionSpec, seeds: int) -> dict:

@@ -27,7 +27,8 @@ import numpy as np
 import pyarrow.csv as pacsv
 
 from vieweratlas.communities import detect
-from vieweratlas.tracking import EVENT_TYPES, Day, Thresholds, track
+from vieweratlas.schema import EVENT_TYPES
+from vieweratlas.tracking import Day, Thresholds, track
 
 
 def load(edges_csv: str, labels_csv: str):

@@ -32,12 +32,13 @@ import pyarrow.compute as pc
 
 from vieweratlas import lake as keys
 from vieweratlas.params import AnalysisParams
+from vieweratlas.schema import COMMUNITY_EVENTS, EVENT_TYPES, TRACKING_FIELDS
 from vieweratlas.storage import Lake
-from vieweratlas.tracking import EVENT_TYPES, EVENTS_SCHEMA, Day, Thresholds, Tracked, track
+from vieweratlas.tracking import Day, Thresholds, Tracked, track
 
 log = logging.getLogger(__name__)
 
-TRACKING_FIELDS = ("community_uid", "color_index")
+TRACKED = [f.name for f in TRACKING_FIELDS]
 LISTED_EVENTS = 10  # per type in summary.json
 
 
@@ -85,7 +86,7 @@ def previous_tracked(lake: Lake, day: str, lookback: int) -> tuple[str, dict] | 
 
 def _strip(table: pa.Table) -> pa.Table:
     """The table without tracking columns (what the labels step wrote)."""
-    return table.drop_columns([c for c in TRACKING_FIELDS if c in table.column_names])
+    return table.drop_columns([c for c in TRACKED if c in table.column_names])
 
 
 def read_day(lake: Lake, day: str, tracked: bool) -> tuple[Day, pa.Table, pa.Table]:
@@ -116,13 +117,13 @@ def fingerprint(channel_id: np.ndarray, uid_per_channel: list[str]) -> str:
 def events_table(
     day: str, result: Tracked, prev_uids: list[str], prev_labels: dict, cur_labels: list, nodes
 ) -> pa.Table:
-    """``EVENTS_SCHEMA`` rows: community events first, then channel moves (biggest first)."""
+    """``COMMUNITY_EVENTS`` rows: community events first, then channel moves (biggest first)."""
     rows = []
     for event in result.events:
         cur = event.pop("_cur")
         label = cur_labels[cur] if cur is not None else prev_labels.get(event["community_uid"])
         rows.append({"date": day, "label": label, "channel_id": None, "login": None, **event})
-    table = pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=COMMUNITY_EVENTS)
     moves = result.moves
     n = len(moves["channel_id"])
     if not n:
@@ -151,7 +152,7 @@ def events_table(
             "channels_after": pa.array(np.ones(n, np.int32)),
             "change": pa.nulls(n, pa.float64()),
         },
-        schema=EVENTS_SCHEMA,
+        schema=COMMUNITY_EVENTS,
     )
     move_table = move_table.sort_by([("chatters_after", "descending"), ("channel_id", "ascending")])
     return pa.concat_tables([table, move_table])
@@ -161,16 +162,12 @@ def _with_tracking(communities: pa.Table, nodes: pa.Table, result: Tracked) -> t
     """The labels' tables with ``community_uid`` / ``color_index`` appended."""
     number = communities["community"].to_numpy()
     uids = np.asarray(result.uids, dtype=object)
+    uid_field, color_field = TRACKING_FIELDS
     communities = communities.append_column(
-        pa.field("community_uid", pa.string(), nullable=False),
-        pa.array(uids[number].tolist(), pa.string()),
-    ).append_column(
-        pa.field("color_index", pa.int32(), nullable=False), pa.array(result.colors[number])
-    )
+        uid_field, pa.array(uids[number].tolist(), pa.string())
+    ).append_column(color_field, pa.array(result.colors[number], pa.int32()))
     per_node = uids[nodes["community"].to_numpy()].tolist()
-    nodes = nodes.append_column(
-        pa.field("community_uid", pa.string(), nullable=False), pa.array(per_node, pa.string())
-    )
+    nodes = nodes.append_column(uid_field, pa.array(per_node, pa.string()))
     return communities, nodes, per_node
 
 

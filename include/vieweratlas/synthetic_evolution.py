@@ -27,9 +27,10 @@ import numpy as np
 import pyarrow as pa
 
 from vieweratlas import lake as keys
+from vieweratlas.schema import EVENT_TYPES
 from vieweratlas.storage import Lake
 from vieweratlas.synthetic import CHANNEL_ID0
-from vieweratlas.tracking import EVENT_TYPES, Day, Thresholds, Tracked, track
+from vieweratlas.tracking import Day, Thresholds, Tracked, track
 
 
 @dataclass(frozen=True)

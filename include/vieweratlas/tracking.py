@@ -34,10 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 from scipy import sparse
-
-EVENT_TYPES = ("birth", "death", "merge", "split", "grow", "shrink", "move")
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ class Tracked:
 
     uids: list[str]
     colors: np.ndarray  # int32 per community
-    events: list[dict]  # community-level events (see EVENTS_SCHEMA)
+    events: list[dict]  # community-level events (see schema.COMMUNITY_EVENTS)
     moves: dict[str, np.ndarray]  # channel moves: channel_id, from_c, to_c (community numbers)
     flows: dict[str, np.ndarray]  # prev community, cur community, shared audience
     matched: np.ndarray  # per current community: earlier community number or -1
@@ -246,24 +243,3 @@ def track(prev: Day | None, cur: Day, day: str, t: Thresholds, palette_size: int
     }
     flows = {"prev": i, "cur": j, "shared": m}
     return Tracked(uids, colors, events, moves, flows, matched)
-
-
-EVENTS_SCHEMA = pa.schema(
-    [
-        pa.field("date", pa.string(), nullable=False),
-        pa.field("event", pa.string(), nullable=False),  # EVENT_TYPES
-        pa.field("community_uid", pa.string(), nullable=False),  # the community it is about
-        pa.field("label", pa.string()),  # today's label (the earlier one for deaths/splits)
-        pa.field("from_uids", pa.list_(pa.string())),  # earlier communities involved
-        pa.field("to_uids", pa.list_(pa.string())),  # today's communities involved
-        pa.field("channel_id", pa.int64()),  # moves only
-        pa.field("login", pa.string()),  # moves only
-        pa.field("chatters_before", pa.int64()),
-        pa.field("chatters_after", pa.int64()),
-        pa.field("channels_before", pa.int32()),
-        pa.field("channels_after", pa.int32()),
-        pa.field("change", pa.float64()),  # audience after / before - 1, when both exist
-    ],
-    metadata={"vieweratlas.schema": "community_events/1"},
-)
-"""One row per community event or channel move of one day (``events.parquet``)."""
