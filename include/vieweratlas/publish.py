@@ -54,6 +54,7 @@ def gephi_nodes(nodes: pa.Table, communities: pa.Table) -> pa.Table:
             "display_name": nodes["display_name"],
             "community": nodes["community"],
             "community_label": labels,
+            **{k: nodes[k] for k in ("community_uid",) if k in nodes.column_names},
             "chatters": nodes["chatters"],
             "viewers": nodes["viewers"],
             "game": nodes["game"],

@@ -135,10 +135,10 @@ class AirflowStack:
             time.sleep(2)
         raise StackError(f"airflow {' '.join(args)} failed:\n{out}\n{err[-3000:]}")
 
-    def cli_in_background(self, *args: str, timeout: float = 120) -> Future:
+    def cli_in_background(self, *args: str, timeout: float = 120, attempts: int = 4) -> Future:
         """:meth:`cli` in a thread, so slow CLI start-up overlaps other work."""
         pool = ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(self.cli, *args, timeout=timeout)
+        future = pool.submit(self.cli, *args, timeout=timeout, attempts=attempts)
         pool.shutdown(wait=False)
         return future
 

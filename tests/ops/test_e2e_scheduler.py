@@ -125,7 +125,7 @@ def stack(tmp_path, moto_server):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("e2e")
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
     stack.wait_dags([DAG_ID, FAIL_DAG_ID])
     stack.unpause(DAG_ID)
@@ -148,11 +148,12 @@ def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
         "--dag-run-conf",
         json.dumps(BACKFILL_CONF),
         timeout=240,
+        attempts=8,  # SQLite: the scheduler's writes lock the DB for a while under load
     )
     # 2. ... and triggers the analysis from the UI with non-default params.
     run_id = stack.trigger(DAG_ID, f"{TRIGGER_DAY}T00:00:00Z", TRIGGER_CONF)
     fail_id = stack.trigger(FAIL_DAG_ID, None)
-    backfill_cli.result(timeout=300)
+    backfill_cli.result(timeout=480)
     stack.mark("triggered and backfill created")
     [failed] = stack.wait_runs(FAIL_DAG_ID, [fail_id], 1, timeout=180, fail_fast=False)
     stack.mark("failing run finished")
