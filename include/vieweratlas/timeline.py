@@ -148,7 +148,8 @@ def render_png(t: Timeline, title: str) -> bytes:
             at = int(thick.argmax())
             if thick[at] > 0.04 * upper[-1].max():
                 mid = (upper[row][at] + lower[row][at]) / 2
-                ax.text(x[at], mid, t.labels[uid][:40], ha="center", va="center", fontsize=8)
+                align = "left" if at == 0 else "right" if at == len(x) - 1 else "center"
+                ax.text(x[at], mid, t.labels[uid][:40], ha=align, va="center", fontsize=8)
         step = max(1, len(x) // 10)
         ax.set_xticks(x[::step], [d[5:] for d in t.days[::step]])
         ax.set_yticks([])
