@@ -91,7 +91,8 @@ def _strip(table: pa.Table) -> pa.Table:
 
 def read_day(lake: Lake, day: str, tracked: bool) -> tuple[Day, pa.Table, pa.Table]:
     """A day's channels and communities as a :class:`Day`, plus its node and community tables."""
-    nodes = lake.read_parquet(keys.analysis_file(day, "graph_nodes.parquet"))
+    columns = ["channel_id", "community", "chatters"] if tracked else None  # earlier day
+    nodes = lake.read_parquet(keys.analysis_file(day, "graph_nodes.parquet"), columns)
     communities = lake.read_parquet(keys.analysis_file(day, "communities.parquet"))
     if not tracked:
         nodes, communities = _strip(nodes), _strip(communities)
@@ -102,7 +103,7 @@ def read_day(lake: Lake, day: str, tracked: bool) -> tuple[Day, pa.Table, pa.Tab
         weight=nodes["chatters"].to_numpy().astype(np.float64),
     )
     if tracked:
-        found.uids = [communities["community_uid"][int(k)].as_py() for k in order]
+        found.uids = communities["community_uid"].take(pa.array(order)).to_pylist()
         found.colors = communities["color_index"].to_numpy()[order].astype(np.int32)
     return found, nodes, communities
 

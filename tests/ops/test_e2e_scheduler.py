@@ -131,7 +131,7 @@ def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
     stack.unpause(DAG_ID)
     stack.unpause(FAIL_DAG_ID)
 
-    # 1. A user backfills five days from the CLI (started first: the CLI is slow to start) ...
+    # 1. A user backfills five days from the CLI (the failing DAG runs meanwhile) ...
     backfill_cli = stack.cli_in_background(
         "backfill",
         "create",
@@ -150,11 +150,12 @@ def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
         timeout=240,
         attempts=8,  # SQLite: the scheduler's writes lock the DB for a while under load
     )
-    # 2. ... and triggers the analysis from the UI with non-default params.
-    run_id = stack.trigger(DAG_ID, f"{TRIGGER_DAY}T00:00:00Z", TRIGGER_CONF)
     fail_id = stack.trigger(FAIL_DAG_ID, None)
     backfill_cli.result(timeout=480)
-    stack.mark("triggered and backfill created")
+    stack.mark("backfill created")
+    # 2. ... then triggers the next day from the UI with non-default params (after the
+    # backfill exists, so its tracking waits for the backfill's last day).
+    run_id = stack.trigger(DAG_ID, f"{TRIGGER_DAY}T00:00:00Z", TRIGGER_CONF)
     [failed] = stack.wait_runs(FAIL_DAG_ID, [fail_id], 1, timeout=180, fail_fast=False)
     stack.mark("failing run finished")
     assert failed["state"] == "failed"
