@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +134,6 @@ class AirflowStack:
             time.sleep(2)
         raise StackError(f"airflow {' '.join(args)} failed:\n{out}\n{err[-3000:]}")
 
-    def cli_in_background(self, *args: str, timeout: float = 120, attempts: int = 4) -> Future:
-        """:meth:`cli` in a thread, so slow CLI start-up overlaps other work."""
-        pool = ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(self.cli, *args, timeout=timeout, attempts=attempts)
-        pool.shutdown(wait=False)
-        return future
-
     def start(self) -> None:
         """Migrate the metadata DB, then start every component in its own process group."""
         self.cli("db", "migrate", timeout=180)
@@ -220,7 +212,7 @@ class AirflowStack:
             f"{self.base_url}/api/v2/{path.lstrip('/')}",
             json=body,
             headers={"Authorization": f"Bearer {self._token}"},
-            timeout=30,
+            timeout=120,  # a loaded CI machine can take long to answer
         )
         if reply.status_code not in ok:
             raise StackError(f"{method} {path} -> {reply.status_code}: {reply.text[:500]}")

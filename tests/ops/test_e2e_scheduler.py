@@ -1,7 +1,7 @@
 """End to end against Airflow's own components: trigger, backfill, tracking, SNS alert.
 
 A user's view of a deployment: the real ``daily_analysis`` DAG file, backfilled
-over five days with ``airflow backfill create`` (runs in parallel, community
+over five days through the REST API as the UI's Backfill form does (runs in parallel, community
 tracking in date order), triggered through the public REST API with non-default
 params, one day's tracking re-run from the API, and a run that fails on purpose whose alert
 must reach the SNS topic (read back through an SQS subscription on the moto
@@ -131,27 +131,20 @@ def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
     stack.unpause(DAG_ID)
     stack.unpause(FAIL_DAG_ID)
 
-    # 1. A user backfills five days from the CLI (the failing DAG runs meanwhile) ...
-    backfill_cli = stack.cli_in_background(
-        "backfill",
-        "create",
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        BACKFILL_DAYS[0].isoformat(),
-        "--to-date",
-        f"{BACKFILL_DAYS[-1]}T23:59:00",
-        "--max-active-runs",
-        "5",
-        "--reprocess-behavior",  # required by Airflow for a DAG with depends_on_past tasks
-        "completed",
-        "--dag-run-conf",
-        json.dumps(BACKFILL_CONF),
-        timeout=240,
-        attempts=8,  # SQLite: the scheduler's writes lock the DB for a while under load
-    )
+    # 1. A user backfills five days from the UI's Backfill form (its REST call) ...
     fail_id = stack.trigger(FAIL_DAG_ID, None)
-    backfill_cli.result(timeout=480)
+    stack.api(
+        "POST",
+        "backfills",
+        {
+            "dag_id": DAG_ID,
+            "from_date": f"{BACKFILL_DAYS[0]}T00:00:00Z",
+            "to_date": f"{BACKFILL_DAYS[-1]}T23:59:00Z",
+            "max_active_runs": 5,  # analyses in parallel; tracking still goes in date order
+            "reprocess_behavior": "completed",  # Airflow requires one with depends_on_past
+            "dag_run_conf": BACKFILL_CONF,
+        },
+    )
     stack.mark("backfill created")
     # 2. ... then triggers the next day from the UI with non-default params (after the
     # backfill exists, so its tracking waits for the backfill's last day).
