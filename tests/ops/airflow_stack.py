@@ -134,19 +134,25 @@ class AirflowStack:
             time.sleep(2)
         raise StackError(f"airflow {' '.join(args)} failed:\n{out}\n{err[-3000:]}")
 
-    def start(self) -> None:
-        """Migrate the metadata DB, then start every component in its own process group."""
+    def start(self, without: tuple[str, ...] = ()) -> None:
+        """Migrate the metadata DB, then start every component (but ``without``)."""
         self.cli("db", "migrate", timeout=180)
-        for name, args in self.COMPONENTS:
-            log = (self.home / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [AIRFLOW, *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            log.close()
+        for name, _ in self.COMPONENTS:
+            if name not in without:
+                self.start_component(name)
+
+    def start_component(self, name: str) -> None:
+        """Start one component in its own process group."""
+        args = dict(self.COMPONENTS)[name]
+        log = (self.home / f"{name}.log").open("wb")
+        self.procs[name] = subprocess.Popen(
+            [AIRFLOW, *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
 
     def stop(self) -> None:
         """Terminate every process this stack started (groups, then stray descendants)."""
@@ -229,6 +235,22 @@ class AirflowStack:
             time.sleep(2)
         errors = self.api("GET", "importErrors")
         raise StackError(f"DAGs {dag_ids} not parsed in {timeout}s: {errors}\n{self.logs()}")
+
+    def create_backfill(self, body: dict, attempts: int = 15) -> dict:
+        """What the UI's Backfill form does; retried while SQLite is locked (503).
+
+        On SQLite Airflow refuses a backfill while another component writes
+        ("Database is locked ... not supported on SQLite under concurrent access")
+        and creates nothing, so trying again is safe.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.api("POST", "backfills", body)
+            except StackError as exc:
+                if "-> 503" not in str(exc) or attempt == attempts:
+                    raise
+                time.sleep(3)
+        raise StackError("unreachable")
 
     def unpause(self, dag_id: str) -> None:
         """What the UI's toggle does."""
