@@ -47,7 +47,12 @@ def collector_watchdog():
 
         settings = runtime_settings()
         now = datetime.now(UTC)  # the collectors' state now, even when an old run is re-run
-        result = watchdog.check(open_lake(settings), now, settings.heartbeat_stale_minutes)
+        result = watchdog.check(
+            open_lake(settings),
+            now,
+            settings.heartbeat_stale_minutes,
+            min_joined_share=settings.collector_min_joined_share,
+        )
         logging.getLogger(__name__).info("%s", result.details())
         if not result.ok:
             raise AirflowFailException(f"collector watchdog: {result.summary()}")

@@ -81,11 +81,12 @@ def daily_analysis():
 
     @task
     def overlap(presence: list[dict], **context) -> dict:
+        from vieweratlas.airflow_glue import runtime_settings
         from vieweratlas.pipeline import fail_fast, overlap_step, task_inputs
 
         lake, day, params = task_inputs(context)
         with fail_fast():
-            return overlap_step(lake, day, params)
+            return overlap_step(lake, day, params, runtime_settings())
 
     @task
     def communities(overlap_stats: dict, **context) -> dict:

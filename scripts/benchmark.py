@@ -81,6 +81,7 @@ def analyse(root: str, weighting: str, algorithm: str) -> dict:
 def seeds_method(lake, window, skip_louvain: bool) -> dict:
     """All-pairs set intersections (sampled, extrapolated) + Louvain on the full graph."""
     import numpy as np
+    import scipy.sparse as sp
 
     from vieweratlas import pipeline
     from vieweratlas.bots import bot_user_mask
@@ -119,8 +120,9 @@ def seeds_method(lake, window, skip_louvain: bool) -> dict:
         incidence.user_ids, incidence.channels_per_user, n, known, params.bot_channel_share
     )
     incidence = keep_channels(drop_users(incidence, mask), params.min_chatters)
-    w = weights(incidence, "unique")
-    src, dst = np.nonzero(np.triu(w, 1))
+    w = weights(incidence, "unique")  # sparse
+    upper = sp.triu(w, 1).tocoo()
+    src, dst = upper.row, upper.col
     out["unsparsified_edges"] = len(src)
     if skip_louvain:
         return out
@@ -129,10 +131,8 @@ def seeds_method(lake, window, skip_louvain: bool) -> dict:
 
     clock = time.perf_counter()
     graph = nx.Graph()
-    graph.add_nodes_from(range(len(w)))
-    graph.add_weighted_edges_from(
-        zip(src.tolist(), dst.tolist(), w[src, dst].tolist(), strict=True)
-    )
+    graph.add_nodes_from(range(w.shape[0]))
+    graph.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), upper.data.tolist(), strict=True))
     del w
     out["graph_build"] = time.perf_counter() - clock
     clock = time.perf_counter()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 
 import pytest
-from collector_helpers import HOUR, T0, FakeClock, counts, make_config, until
+from collector_helpers import HOUR, T0, FakeClock, counts, make_config, parts, until
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,8 +20,9 @@ from twitch_server import FakeTwitch, privmsg, shared_relay, usernotice
 
 from vieweratlas import lake as keys
 from vieweratlas_collector.app import Collector
-from vieweratlas_collector.connection import Connection, IrcConfig
+from vieweratlas_collector.connection import Connection
 from vieweratlas_collector.ratelimit import JoinLimiter
+from vieweratlas_collector.settings import CollectorSettings
 
 
 def test_unique_chatters_per_channel_and_hour(tmp_path, twitch, data_root):
@@ -47,7 +48,7 @@ def test_unique_chatters_per_channel_and_hour(tmp_path, twitch, data_root):
                 privmsg("a_chan", "alice", 1, "third"),
             ]
         )
-        await until(lambda: collector.bucket.messages == 6)
+        await until(lambda: collector.messages_total == 6)
         lake = collector.lake
         await until(lambda: lake.exists(keys.heartbeat(collector.id)))
         await until(lambda: lake.read_json(keys.heartbeat(collector.id))["messages_this_hour"] == 6)
@@ -64,7 +65,7 @@ def test_unique_chatters_per_channel_and_hour(tmp_path, twitch, data_root):
         ("c_chan", "erin"): 1,
     }
     assert beat["collector_id"] == "shard-0-of-1" and beat["shard"] == "0/1"
-    assert beat["unique_chatters_this_hour"] == 4 and beat["channels_parked"] == 1
+    assert beat["channels_parked"] == 1 and beat["channels_unjoinable"] == 0
     assert beat["channels_joined"] == 3 and beat["connections_up"] == 1
     assert beat["malformed_total"] == 1  # the tag-only line
     assert beat["dropped_total"] == 3  # the shared-chat relay, no params, bad user id
@@ -73,7 +74,7 @@ def test_unique_chatters_per_channel_and_hour(tmp_path, twitch, data_root):
     assert list((tmp_path / "spool").glob("*.parquet")) == []
 
 
-def test_hour_rollover_writes_one_file_per_hour(tmp_path, twitch, data_root):
+def test_hour_rollover_splits_chatters_by_hour(tmp_path, twitch, data_root):
     clock = FakeClock(T0 + 3599)
     collector = Collector(make_config(tmp_path, twitch, data_root, ["a_chan"]), clock=clock)
 
@@ -81,13 +82,12 @@ def test_hour_rollover_writes_one_file_per_hour(tmp_path, twitch, data_root):
         task = asyncio.create_task(collector.run(install_signals=False))
         await until(lambda: "a_chan" in twitch.joined())
         twitch.broadcast([privmsg("a_chan", "alice", 1), privmsg("a_chan", "bob", 2)])
-        await until(lambda: collector.bucket.messages == 2)
-        clock.advance(2)  # 05:00:01
-        await until(lambda: collector.bucket.hour == int(T0 // 3600) + 1)
+        await until(lambda: collector.messages_total == 2)
+        clock.advance(2)  # 05:00:01 (the lines' tmi-sent-ts is days off: the clock decides)
         twitch.broadcast([privmsg("a_chan", "alice", 1), privmsg("a_chan", "carol", 3)])
-        await until(lambda: collector.bucket.messages == 2)
-        key = keys.raw_live_snapshot(HOUR, 4, collector.id)
-        await until(lambda: collector.lake.exists(key))  # uploaded while still running
+        await until(lambda: collector.messages_total == 4)
+        assert collector.hour == int(T0 // 3600) + 1 and collector.messages_this_hour == 2
+        await until(lambda: parts(collector.lake, HOUR, collector.id))  # uploaded while running
         collector.stop.set()
         return await task
 
@@ -113,12 +113,12 @@ def test_rejoins_every_channel_after_reconnect_or_dropped_socket(tmp_path, twitc
         task = asyncio.create_task(collector.run(install_signals=False))
         await until(lambda: set(channels) <= twitch.joined() and len(twitch.clients) == 3)
         twitch.broadcast([privmsg(c, "alice", 1) for c in channels])
-        await until(lambda: collector.bucket.messages == 24)
+        await until(lambda: collector.messages_total == 24)
         twitch.reconnect_all() if event == "reconnect" else twitch.drop_all()
         await until(lambda: twitch.connections_total >= 6)
         await until(lambda: set(channels) <= twitch.joined() and len(twitch.clients) == 3)
         twitch.broadcast([privmsg(c, "bob", 2) for c in channels])
-        await until(lambda: collector.bucket.messages == 48)
+        await until(lambda: collector.messages_total == 48)
         collector.stop.set()
         return await task
 
@@ -219,11 +219,11 @@ def test_tls_connection_verifies_the_server(tmp_path):
     context, ca_file = self_signed(tmp_path)
     twitch = FakeTwitch(join_window=0.5, tls=context).start()
     try:
-        irc = IrcConfig(host="127.0.0.1", port=twitch.port, tls=True, backoff_base=0.05)
+        irc = CollectorSettings(irc_host="127.0.0.1", irc_port=twitch.port, backoff_base=0.05)
         untrusting = Connection(0, irc, JoinLimiter(), lambda chat: None, lambda *_: None)
         seen = []
         trusting = Connection(
-            1, replace(irc, ca_file=ca_file), JoinLimiter(), seen.append, lambda *_: None
+            1, replace(irc, irc_ca_file=ca_file), JoinLimiter(), seen.append, lambda *_: None
         )
 
         async def scenario():

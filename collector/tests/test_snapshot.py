@@ -1,4 +1,4 @@
-"""Spool and upload: S3 outages, crash leftovers, restarts within an hour."""
+"""Spool and upload of checkpoint parts: S3 outages, crash leftovers, retries."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from twitch_server import privmsg
 from vieweratlas import lake as keys
 from vieweratlas.storage import Lake
 from vieweratlas_collector.app import Collector
+from vieweratlas_collector.backoff import Backoff
 from vieweratlas_collector.presence import HourBucket, hour_of
 from vieweratlas_collector.snapshot import Spool, Uploader
 
@@ -32,47 +33,45 @@ def bucket(hour: int, pairs: dict[tuple[int, int], int]) -> HourBucket:
 
 
 def rows(lake: Lake, hour: int) -> dict[tuple[int, int], int]:
+    """Summed counts over every file of the hour (as the presence step reads them)."""
     start = datetime.fromtimestamp(hour * 3600, UTC)
-    table = lake.read_parquet(keys.raw_live_snapshot(start, start.hour, "shard-0-of-1"))
-    return {(r["channel_id"], r["user_id"]): r["message_count"] for r in table.to_pylist()}
+    found: dict[tuple[int, int], int] = {}
+    for key in lake.list(keys.raw_live_hour_prefix(start, start.hour)):
+        for r in lake.read_parquet(key).to_pylist():
+            pair = (r["channel_id"], r["user_id"])
+            found[pair] = found.get(pair, 0) + r["message_count"]
+    return found
 
 
-def test_crash_leftovers_are_uploaded_and_restarts_within_an_hour_merge(tmp_path, data_root):
+def test_parts_are_uploaded_once_each_even_after_a_crash(tmp_path, data_root):
     lake = Lake(data_root)
     spool = Spool(tmp_path / "spool", "shard-0-of-1")
-    # A crashed process left two hours in the spool, and a half-written temp file.
-    spool.put(H - 2, bucket(H - 2, {(1, 10): 2}).table())
-    spool.put(H - 1, bucket(H - 1, {(1, 10): 1, (2, 11): 4}).table())
+    # A killed process left three parts over two hours, and a half-written temp file.
+    spool.put(H - 2, bucket(H - 2, {(1, 10): 2}).table(), "r1-00000001")
+    spool.put(H - 1, bucket(H - 1, {(1, 10): 1, (2, 11): 4}).table(), "r1-00000001")
+    spool.put(H - 1, bucket(H - 1, {(1, 10): 2, (3, 12): 1}).table(), "r1-00000002")
     (spool.directory / "2026-11-22T03~shard-0-of-1~dead.tmp").write_bytes(b"partial")
-    uploader = Uploader(lake, spool)
-    assert uploader.drain() == 2
+    assert [p.part for p in spool.pending()] == ["r1-00000001"] * 2 + ["r1-00000002"]
+    uploader = Uploader(lake, spool, Backoff())
+    assert uploader.drain() == 3
     assert rows(lake, H - 2) == {(1, 10): 2}
-    assert rows(lake, H - 1) == {(1, 10): 1, (2, 11): 4}
+    assert rows(lake, H - 1) == {(1, 10): 3, (2, 11): 4, (3, 12): 1}  # increments add up
     assert spool.pending() == []
 
-    # Restart within hour H-1: the new process's part is merged, counts add up.
-    spool.put(H - 1, bucket(H - 1, {(1, 10): 2, (3, 12): 1}).table())
-    uploader.drain()
-    assert rows(lake, H - 1) == {(1, 10): 3, (2, 11): 4, (3, 12): 1}
-
-    # A crash after merging but before the part was deleted: never counted twice.
-    part = spool.put(H - 1, bucket(H - 1, {(1, 10): 5}).table(), part="p1")
-    merged = spool.put(
-        H - 1, bucket(H - 1, {(1, 10): 8, (2, 11): 4, (3, 12): 1}).table(), part="merged-p1"
-    )
-    assert part.exists() and merged.exists()
-    uploader.drain()
-    assert rows(lake, H - 1) == {(1, 10): 8, (2, 11): 4, (3, 12): 1}
-    assert spool.pending() == []
-    assert lake.list(keys.RAW_LIVE.prefix) == sorted(
-        keys.raw_live_snapshot(datetime.fromtimestamp(h * 3600, UTC), (h % 24), "shard-0-of-1")
-        for h in (H - 2, H - 1)
-    )
+    # Killed after an upload but before the part was deleted: the retry rewrites the same key.
+    again = spool.put(H - 1, bucket(H - 1, {(1, 10): 2, (3, 12): 1}).table(), "r1-00000002")
+    assert uploader.drain() == 1 and not again.exists()
+    assert rows(lake, H - 1) == {(1, 10): 3, (2, 11): 4, (3, 12): 1}  # never counted twice
+    start = datetime.fromtimestamp((H - 1) * 3600, UTC)
+    assert lake.list(keys.raw_live_hour_prefix(start, start.hour)) == [
+        keys.raw_live_part(start, start.hour, "shard-0-of-1", f"r1-0000000{i}") for i in (1, 2)
+    ]
 
 
 def test_collector_uploads_the_backlog_at_start(tmp_path, twitch, data_root):
     config = make_config(tmp_path, twitch, data_root, ["a_chan"])
-    Spool(config.spool_dir, config.collector_id).put(H - 3, bucket(H - 3, {(7, 70): 1}).table())
+    spool = Spool(config.spool_dir, config.collector_id)
+    spool.put(H - 3, bucket(H - 3, {(7, 70): 1}).table(), "old-00000001")
     collector = Collector(config, clock=FakeClock(T0 + 10))
     assert asyncio.run(collector.run(once_for=1.0, install_signals=False)) == 0
     assert rows(collector.lake, H - 3) == {(7, 70): 1}
@@ -107,7 +106,7 @@ def test_s3_outage_loses_no_hour_and_uploads_each_exactly_once(tmp_path, twitch,
     clock = FakeClock(T0 + 3000)
     config = make_config(tmp_path, twitch, "s3://outage/live", ["a_chan"])
     collector = Collector(config, clock=clock, lake=lake)
-    per_hour = {}
+    per_hour, spooled = {}, []
 
     async def scenario():
         task = asyncio.create_task(collector.run(install_signals=False))
@@ -116,13 +115,14 @@ def test_s3_outage_loses_no_hour_and_uploads_each_exactly_once(tmp_path, twitch,
         for i in range(3):  # three hours while S3 is down: keep collecting and spooling
             user = f"user{i}"
             twitch.broadcast([privmsg("a_chan", user, 100 + i)] * (i + 1))
-            await until(lambda i=i: collector.bucket.messages == i + 1)
-            per_hour[collector.bucket.hour] = {("a_chan", user): i + 1}
+            await until(lambda i=i: collector.messages_this_hour == i + 1)
+            per_hour[collector.hour] = {("a_chan", user): i + 1}
+            await until(lambda: not collector.pending)  # checkpointed into the spool
             clock.advance(3600)
-            await until(lambda i=i: len(collector.spool.pending()) == i + 1)
         await until(lambda: collector.uploader.failures >= 2)  # it retried, and failed again
         assert collector.uploader.last_uploaded_key is None
-        assert collector.bucket.hour == int(T0 // 3600) + 3
+        spooled.extend(collector.spool.pending())
+        assert len(spooled) == 3
         await asyncio.to_thread(server.start)  # S3 is back (empty: re-create the bucket)
         await asyncio.to_thread(bucket_up)
         started = time.monotonic()
@@ -135,10 +135,8 @@ def test_s3_outage_loses_no_hour_and_uploads_each_exactly_once(tmp_path, twitch,
     assert code == 0
     assert backlog_s < 20
     found = lake.list(keys.RAW_LIVE.prefix)
-    expected = []
     for hour, want in per_hour.items():
         start = datetime.fromtimestamp(hour * 3600, UTC)
-        expected.append(keys.raw_live_snapshot(start, start.hour, collector.id))
         assert counts(lake, start, collector.id) == want
-    assert found == sorted(expected)  # every hour exactly once, nothing else
+    assert found == sorted(collector.uploader.key(item) for item in spooled)  # once each
     assert pq.read_metadata(fs.open(lake.path(found[0]))).num_rows == 1

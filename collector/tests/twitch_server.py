@@ -41,6 +41,7 @@ class Client:
     caps: str = ""
     channels: set[str] = field(default_factory=set)
     welcomed: bool = False
+    blackholed: bool = False  # reads and answers nothing, sends nothing, stays open
 
 
 class FakeTwitch:
@@ -61,6 +62,8 @@ class FakeTwitch:
         self.passwords: list[str] = []
         self.nicks: list[str] = []
         self.parts: list[str] = []
+        self.join_log: list[str] = []  # every JOIN received, in order
+        self.ignore_joins: dict[str, int] = {}  # channel -> JOINs to leave unanswered
         self._join_times: deque[float] = deque()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -108,6 +111,8 @@ class FakeTwitch:
             client.writer.write(line.encode() + b"\r\n")
 
     def _handle(self, client: Client, line: str) -> None:
+        if client.blackholed:
+            return
         command, _, rest = line.partition(" ")
         if command == "CAP":
             client.caps = rest.split(":", 1)[-1]
@@ -151,6 +156,10 @@ class FakeTwitch:
             return
         self._join_times.append(now)
         self.joins += 1
+        self.join_log.append(channel)
+        if self.ignore_joins.get(channel, 0) > 0:
+            self.ignore_joins[channel] -= 1
+            return
         if channel in self.suspended:
             self._send(
                 client,
@@ -190,7 +199,7 @@ class FakeTwitch:
             sent = 0
             for channel, line in lines:
                 for client in self.clients:
-                    if channel in client.channels:
+                    if channel in client.channels and not client.blackholed:
                         self._send(client, line)
                         sent += 1
             return sent
@@ -207,8 +216,18 @@ class FakeTwitch:
 
         self._call(send())
 
-    def reconnect_all(self) -> None:
-        self.to_all(":tmi.twitch.tv RECONNECT", then_close=True)
+    def reconnect_all(self, close: bool = True) -> None:
+        """Send RECONNECT; Twitch closes the socket a little later (``close=False``: never)."""
+        self.to_all(":tmi.twitch.tv RECONNECT", then_close=close)
+
+    def blackhole_all(self) -> None:
+        """Current connections go dead without closing (a dead NAT path, a hung server)."""
+
+        async def mute():
+            for client in self.clients:
+                client.blackholed = True
+
+        self._call(mute())
 
     def drop_all(self) -> None:
         async def drop():

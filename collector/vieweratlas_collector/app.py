@@ -1,8 +1,13 @@
-"""The collector process: wires channels, connections, the hour bucket, spool and heartbeat.
+"""The collector process: wires channels, connections, checkpoints, spool and heartbeat.
 
 Everything runs on one asyncio loop; blocking storage calls (S3, Parquet) run
-in worker threads so chat keeps flowing while S3 is slow or down. ``clock`` is
-injectable (Unix seconds) so tests can cross hour boundaries without waiting.
+in worker threads so chat keeps flowing while S3 is slow or down. Chats are
+counted into per-hour buckets (the hour of ``tmi-sent-ts``); every
+``checkpoint_seconds`` those buckets are swapped for empty ones and written
+as incremental parts (spool, then upload), so a kill loses at most one
+checkpoint interval plus the upload time, even on a fresh disk. ``clock``
+(Unix seconds) is injectable for in-process tests; a subprocess takes
+``--test-clock``.
 """
 
 from __future__ import annotations
@@ -10,54 +15,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from vieweratlas import lake as keys
 from vieweratlas.storage import Lake
 from vieweratlas_collector import __version__
-from vieweratlas_collector.channels import ChannelSource, Shard
-from vieweratlas_collector.connection import IrcConfig
+from vieweratlas_collector.backoff import Backoff
+from vieweratlas_collector.channels import ChannelSource
 from vieweratlas_collector.heartbeat import iso, write_local
 from vieweratlas_collector.irc import Chat
+from vieweratlas_collector.metrics import emf
 from vieweratlas_collector.pool import Pool
-from vieweratlas_collector.presence import HourBucket, hour_of, hour_start
+from vieweratlas_collector.presence import HourBucket, event_time, hour_of, hour_start
 from vieweratlas_collector.ratelimit import JoinLimiter
+from vieweratlas_collector.settings import CollectorSettings
 from vieweratlas_collector.snapshot import Spool, Uploader
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CollectorConfig:
-    """Everything the CLI can set; defaults are production's."""
-
-    data_root: str
-    spool_dir: Path
-    shard: Shard = field(default_factory=Shard)
-    name: str = ""
-    channels_file: Path | None = None
-    refresh_seconds: float = 300.0
-    heartbeat_seconds: float = 60.0
-    tick_seconds: float = 1.0
-    per_connection: int = 50
-    join_limit: int = 20
-    join_window: float = 10.0
-    park_seconds: float = 3600.0
-    upload_backoff_base: float = 1.0
-    upload_backoff_max: float = 60.0
-    shutdown_timeout: float = 10.0
-    irc: IrcConfig = field(default_factory=IrcConfig)
-
-    @property
-    def collector_id(self) -> str:
-        """``shard-0-of-2`` or ``<name>-shard-0-of-2``; safe for a key."""
-        prefix = f"{self.name}-" if self.name else ""
-        return keys.safe_token(prefix + self.shard.name)
+UNJOINABLE_LISTED = 50  # names in the heartbeat (the count is complete)
 
 
 class Collector:
@@ -65,50 +44,76 @@ class Collector:
 
     def __init__(
         self,
-        config: CollectorConfig,
-        clock: Callable[[], float] = time.time,
+        settings: CollectorSettings,
+        clock: Callable[[], float] | None = None,
         lake: Lake | None = None,
     ) -> None:
-        self.config = config
-        self.clock = clock
-        self.id = config.collector_id
-        self.lake = lake or Lake(config.data_root)
-        self.spool = Spool(config.spool_dir, self.id)
+        self.settings = settings
+        self.clock = clock or settings.clock()
+        self.id = settings.collector_id
+        self.lake = lake or Lake(settings.data_root)
+        self.spool = Spool(settings.spool_dir, self.id)
         self.uploader = Uploader(
-            self.lake, self.spool, config.upload_backoff_base, config.upload_backoff_max
+            self.lake, self.spool, Backoff(settings.backoff_base, settings.backoff_max)
         )
         self.source = ChannelSource(
-            config.shard,
-            lake=None if config.channels_file else self.lake,
-            static=config.channels_file,
+            settings.shard,
+            lake=None if settings.channels_file else self.lake,
+            static=settings.channels_file,
         )
-        self.bucket = HourBucket(hour_of(clock()))
+        # Part names sort by run start, then sequence: <ms since epoch, hex>x<random>-<seq>.
+        self.run_id = f"{int(time.time() * 1000):011x}x{os.urandom(3).hex()}"
+        self.sequence = 0
+        self.pending: dict[int, HourBucket] = {}  # hour -> chatters since the last checkpoint
+        self.hour = hour_of(self.clock())
+        self.messages_this_hour = 0
+        self.messages_total = 0
+        self.last_cut = time.time()  # when the last checkpoint's parts were spooled
         self.started_at = datetime.now(UTC)
+        self.fully_joined_at: datetime | None = None  # last heartbeat with every channel joined
         self.wanted: list[str] = []
         self.pool: Pool | None = None
         self.stop = asyncio.Event()
         self._background: set[asyncio.Task] = set()
-        self._seals: list[asyncio.Task] = []
+        self._checkpointing = asyncio.Lock()
+        self._last_beat = (time.monotonic(), 0, 0, 0)  # time, lines, malformed, failures
 
     # -- chat -------------------------------------------------------------------------------
 
     def on_chat(self, chat: Chat) -> None:
-        """Count one message in the hour it arrived (by the collector's clock)."""
+        """Count one message in the UTC hour it was sent."""
         now = self.clock()
-        if hour_of(now) > self.bucket.hour:
-            self.roll(hour_of(now))
-        self.bucket.add(chat.channel_id, chat.channel_login, chat.user_id, chat.user_login, now)
+        sent = event_time(chat.sent_ms, now, self.settings.sent_ts_tolerance)
+        hour = int(sent // 3600)
+        bucket = self.pending.get(hour)
+        if bucket is None:
+            bucket = self.pending[hour] = HourBucket(hour)
+        bucket.add(chat.channel_id, chat.channel_login, chat.user_id, chat.user_login, sent)
+        if now >= (self.hour + 1) * 3600:
+            self.hour, self.messages_this_hour = hour_of(now), 0
+        self.messages_this_hour += 1
+        self.messages_total += 1
 
-    def roll(self, hour: int) -> None:
-        """Start ``hour``; the finished bucket is spooled and uploaded in the background."""
-        done, self.bucket = self.bucket, HourBucket(hour)
-        log.info("hour closed", extra={"hour": iso(hour_start(done.hour)), "pairs": len(done)})
-        self._seals.append(asyncio.create_task(self._seal(done)))
+    async def checkpoint(self) -> int:
+        """Spool what was seen since the last checkpoint (one part per hour); wake the upload."""
+        async with self._checkpointing:
+            buckets, self.pending = self.pending, {}
+            self.sequence += 1
+            part = f"{self.run_id}-{self.sequence:08d}"
+            full = [b for _, b in sorted(buckets.items()) if len(b)]
+            if full:
+                await asyncio.to_thread(self._spool, full, part)
+                log.info(
+                    "checkpoint spooled",
+                    extra={"part": part, "hours": len(full), "pairs": sum(map(len, full))},
+                )
+            self.last_cut = time.time()
+            self.uploader.wake.set()
+            return len(full)
 
-    async def _seal(self, bucket: HourBucket) -> None:
-        if len(bucket):
-            await asyncio.to_thread(lambda: self.spool.put(bucket.hour, bucket.table()))
-        self.uploader.wake.set()
+    def _spool(self, buckets: list[HourBucket], part: str) -> None:
+        for bucket in buckets:
+            self.spool.put(bucket.hour, bucket.table(), part)
 
     # -- periodic work ------------------------------------------------------------------
 
@@ -129,29 +134,53 @@ class Collector:
         if self.pool is not None:
             self.pool.sync(logins)
 
+    def checkpoint_age(self) -> float:
+        """Seconds of chat not yet durable in the lake (what a kill on a fresh disk loses)."""
+        oldest = self.last_cut
+        for item in self.spool.pending():
+            with contextlib.suppress(OSError):
+                oldest = min(oldest, item.path.stat().st_mtime)
+        return max(0.0, time.time() - oldest)
+
     def heartbeat(self) -> dict:
         """The heartbeat object (fields documented in :mod:`.heartbeat`)."""
         pool = self.pool
         count = pool.counter if pool else (lambda _name: 0)
+        unjoinable = pool.unjoinable if pool else []
+        now = time.monotonic()
+        then, lines0, malformed0, failures0 = self._last_beat
+        lines, malformed, failures = count("lines"), count("malformed"), self.uploader.failures
+        self._last_beat = (now, lines, malformed, failures)
+        joined = pool.channels_joined if pool else 0
+        if self.wanted and joined >= len(self.wanted) - (len(pool.parked) if pool else 0):
+            self.fully_joined_at = datetime.now(UTC)
         return {
             "collector_id": self.id,
-            "shard": f"{self.config.shard.index}/{self.config.shard.count}",
+            "shard": f"{self.settings.shard.index}/{self.settings.shard.count}",
             "version": __version__,
             "written_at": iso(datetime.now(UTC)),
             "started_at": iso(self.started_at),
-            "hour": iso(hour_start(self.bucket.hour)),
+            "hour": iso(hour_start(self.hour)),
             "connections": len(pool.connections) if pool else 0,
             "connections_up": pool.connections_up if pool else 0,
             "channels_wanted": len(self.wanted),
-            "channels_joined": pool.channels_joined if pool else 0,
+            "channels_joined": joined,
+            "fully_joined_at": iso(self.fully_joined_at),
             "channels_parked": len(pool.parked) if pool else 0,
-            "messages_this_hour": self.bucket.messages,
-            "unique_chatters_this_hour": len(self.bucket),
-            "lines_total": count("lines"),
-            "malformed_total": count("malformed"),
+            "channels_unjoinable": len(unjoinable),
+            "unjoinable": unjoinable[:UNJOINABLE_LISTED],
+            "messages_this_hour": self.messages_this_hour,
+            "pairs_since_checkpoint": sum(map(len, self.pending.values())),
+            "lines_total": lines,
+            "lines_per_second": round((lines - lines0) / max(now - then, 1e-3), 1),
+            "malformed_total": malformed,
+            "malformed_since_last": malformed - malformed0,
             "dropped_total": count("dropped"),
+            "join_retries_total": count("join_retries"),
             "spool_backlog": len(self.spool.pending()),
-            "upload_failures": self.uploader.failures,
+            "upload_failures": failures,
+            "upload_failures_since_last": failures - failures0,
+            "last_checkpoint_age_seconds": round(self.checkpoint_age(), 1),
             "last_upload_at": iso(self.uploader.last_upload_at),
             "last_uploaded_key": self.uploader.last_uploaded_key,
             "channel_list_error": self.source.last_error,
@@ -159,22 +188,32 @@ class Collector:
 
     async def write_heartbeat(self) -> None:
         beat = self.heartbeat()
-        write_local(self.config.spool_dir, beat)
+        write_local(self.settings.spool_dir, beat)
+        log.info(
+            "heartbeat", extra=emf(beat, self.settings.metrics_namespace, int(time.time() * 1000))
+        )
+        if beat["unjoinable"]:
+            log.warning(
+                "channels not joined",
+                extra={"count": beat["channels_unjoinable"], "channels": beat["unjoinable"]},
+            )
         try:
             await asyncio.to_thread(self.lake.write_json, keys.heartbeat(self.id), beat)
         except Exception as exc:  # noqa: BLE001 - S3 down must not stop collecting
             log.warning("heartbeat not written to the lake", extra={"error": repr(exc)[:300]})
 
     async def _ticker(self) -> None:
-        cfg = self.config
-        next_beat = next_refresh = time.monotonic()  # intervals in real time, hours by clock
+        cfg = self.settings
+        next_beat = next_refresh = time.monotonic()
+        next_checkpoint = next_beat + cfg.checkpoint_seconds
         while True:
-            if hour_of(self.clock()) > self.bucket.hour:
-                self.roll(hour_of(self.clock()))
             now = time.monotonic()
             if now >= next_refresh:
                 next_refresh = now + cfg.refresh_seconds
                 self._spawn("refresh", self.refresh_channels())
+            if now >= next_checkpoint:
+                next_checkpoint = now + cfg.checkpoint_seconds
+                self._spawn("checkpoint", self.checkpoint())
             if now >= next_beat:
                 next_beat = now + cfg.heartbeat_seconds
                 self._spawn("heartbeat", self.write_heartbeat())
@@ -184,14 +223,17 @@ class Collector:
 
     async def run(self, once_for: float | None = None, install_signals: bool = True) -> int:
         """Collect until SIGTERM/SIGINT (or ``once_for`` seconds); 0 when all was uploaded."""
-        cfg = self.config
+        cfg = self.settings
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop.set)
         limiter = JoinLimiter(cfg.join_limit, cfg.join_window)
-        self.pool = Pool(cfg.irc, limiter, self.on_chat, cfg.per_connection, cfg.park_seconds)
-        log.info("collector starting", extra={"collector_id": self.id, "irc": cfg.irc.host})
+        self.pool = Pool(cfg, limiter, self.on_chat)
+        log.info(
+            "collector starting",
+            extra={"collector_id": self.id, "irc": cfg.irc_host, "run": self.run_id},
+        )
         uploader = asyncio.create_task(self.uploader.run(), name="uploader")
         ticker = asyncio.create_task(self._ticker(), name="ticker")
         with contextlib.suppress(TimeoutError):
@@ -200,24 +242,22 @@ class Collector:
         return await self.shutdown([uploader, ticker])
 
     async def shutdown(self, tasks: list[asyncio.Task]) -> int:
-        """Stop reading, spool the partial hour, upload within ``shutdown_timeout``."""
-        deadline = time.monotonic() + self.config.shutdown_timeout
-        for task in [*tasks, *self._background]:
+        """Stop reading, checkpoint what is left, upload within ``shutdown_timeout``."""
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        for task in tasks:
             task.cancel()
         if self.pool is not None:
             await self.pool.close()
-        done, self.bucket = self.bucket, HourBucket(self.bucket.hour)
-        self._seals.append(asyncio.create_task(self._seal(done)))
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*self._seals), max(0.1, deadline - time.monotonic())
-            )
+            await asyncio.wait_for(self.checkpoint(), max(0.1, deadline - time.monotonic()))
             await asyncio.wait_for(
                 asyncio.to_thread(self.uploader.drain), max(0.1, deadline - time.monotonic())
             )
         except Exception as exc:  # noqa: BLE001 - whatever failed, the spool keeps the data
             log.error("shutdown upload incomplete; left in spool", extra={"error": repr(exc)[:300]})
+        for task in self._background:
+            task.cancel()
         left = len(self.spool.pending())
-        write_local(self.config.spool_dir, self.heartbeat())
+        write_local(self.settings.spool_dir, self.heartbeat())
         log.info("collector stopped", extra={"spool_backlog": left})
         return 0 if left == 0 else 3

@@ -6,10 +6,14 @@
 2. ingest: the same lines through a connection's line handler into the hour
    bucket (what the collector does per line, minus the socket read);
    socket: the same lines sent over a loopback socket to a real connection;
-3. memory: an hour bucket filled with ``--pairs`` unique (channel, chatter)
-   pairs over ``--channels`` channels, then its snapshot encoded to Parquet.
-   RSS is read from ``/proc/self/statm`` (current) and ``VmHWM`` (peak),
-   with every module the collector imports already loaded.
+3. memory: an hour with ``--pairs`` unique (channel, chatter) pairs over
+   ``--channels`` channels, three messages per pair at random moments, fed
+   through the collector's checkpoint cycle: ``--windows`` checkpoints an hour
+   (80 = the default 45 s), each encoding and spooling its part to a
+   temporary directory. ``--windows 1`` is the whole hour held in memory at
+   once (the worst case, as before checkpoints). RSS is read from
+   ``/proc/self/statm`` (current) and ``VmHWM`` (peak), with every module the
+   collector imports already loaded.
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
-from vieweratlas_collector import app  # noqa: F401 - load what the real process loads
-from vieweratlas_collector.connection import Connection, IrcConfig
+from vieweratlas_collector.app import Collector
+from vieweratlas_collector.connection import Connection
 from vieweratlas_collector.irc import chatter, parse
 from vieweratlas_collector.presence import HourBucket, hour_of
 from vieweratlas_collector.ratelimit import JoinLimiter
-from vieweratlas_collector.snapshot import parquet_bytes
+from vieweratlas_collector.settings import CollectorSettings
+from vieweratlas_collector.snapshot import Spool
 
 
 def rss_mb() -> float:
@@ -74,20 +82,23 @@ def bench_parse(lines: list[str]) -> float:
 
 
 def bench_ingest(lines: list[str], channels: int) -> float:
-    bucket = HourBucket(hour_of(time.time()))
-    now = time.time
-
-    def on_chat(chat):
-        bucket.add(chat.channel_id, chat.channel_login, chat.user_id, chat.user_login, now())
-
-    conn = Connection(0, IrcConfig(), JoinLimiter(), on_chat, lambda *_: None)
-    conn.channels.update(f"chan{c}" for c in range(channels))
-    start = time.perf_counter()
-    for line in lines:
-        conn._handle(line)
-    elapsed = time.perf_counter() - start
-    if bucket.messages != len(lines):
-        raise RuntimeError(f"only {bucket.messages} of {len(lines)} lines were counted")
+    """Lines/s through a connection's line handler into the real collector's ``on_chat``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        channels_file = Path(tmp) / "channels.txt"
+        channels_file.write_text("\n".join(f"chan{c}" for c in range(channels)))
+        settings = CollectorSettings(
+            data_root=Path(tmp).as_uri(), spool_dir=Path(tmp) / "spool",
+            channels_file=channels_file, sent_ts_tolerance=10**10,
+        )  # fmt: skip
+        collector = Collector(settings)
+        conn = Connection(0, settings, JoinLimiter(), collector.on_chat, lambda *_: None)
+        conn.channels.update(f"chan{c}" for c in range(channels))
+        start = time.perf_counter()
+        for line in lines:
+            conn._handle(None, line)  # chat lines never touch the session
+        elapsed = time.perf_counter() - start
+    if collector.messages_total != len(lines):
+        raise RuntimeError(f"only {collector.messages_total} of {len(lines)} lines were counted")
     return len(lines) / elapsed
 
 
@@ -108,7 +119,7 @@ async def _socket_run(lines: list[str], channels: int) -> float:
         nonlocal counted
         counted += 1
 
-    config = IrcConfig(host="127.0.0.1", port=port, tls=False)
+    config = CollectorSettings(irc_host="127.0.0.1", irc_port=port, irc_tls=False)
     conn = Connection(0, config, JoinLimiter(), on_chat, lambda *_: None)
     conn.channels.update(f"chan{c}" for c in range(channels))
     task = asyncio.create_task(conn.run())
@@ -127,29 +138,44 @@ def bench_socket(lines: list[str], channels: int) -> float:
     return asyncio.run(_socket_run(lines, channels))
 
 
-def bench_memory(pairs: int, channels: int) -> dict[str, float]:
+def bench_memory(pairs: int, channels: int, windows: int) -> dict[str, float]:
+    """Peak RSS over an hour of ``pairs`` pairs, checkpointed ``windows`` times."""
     base = rss_mb()
     hour = hour_of(time.time())
-    bucket = HourBucket(hour)
     rng = random.Random(7)  # noqa: S311 - synthetic data
-    t0 = hour * 3600 + 1.0
     users = max(pairs // 3, 1)  # chatters appear in ~3 channels on average
-    per_channel = pairs // channels
-    for c in range(channels):
-        for _ in range(per_channel):
-            u = rng.randrange(users)
-            bucket.add(100000 + c, f"chan{c}", 5000000 + u, f"user{u}", t0 + rng.random() * 3000)
-    filled = rss_mb()
-    start = time.perf_counter()
-    data = parquet_bytes(bucket.table())
-    snapshot_s = time.perf_counter() - start
+    # Three messages per pair on average, spread uniformly over the windows: a universe of
+    # pairs / (1 - e**-3) candidate pairs gives ``pairs`` distinct ones over the hour.
+    universe = int(pairs / (1 - math.exp(-3)))
+    per_window = 3 * universe // windows
+    planned = rss_mb()
+    largest = encode_s = 0.0
+    parts_mb = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp), "bench")
+        for w in range(windows):
+            bucket = HourBucket(hour)
+            t = hour * 3600 + (w + 0.5) * 3600 / windows
+            for _ in range(per_window):
+                p = rng.randrange(universe)
+                c, u = p % channels, (p * 2654435761) % users
+                bucket.add(100000 + c, f"chan{c}", 5000000 + u, f"user{u}", t)
+            largest = max(largest, len(bucket))
+            start = time.perf_counter()
+            path = spool.put(hour, bucket.table(), f"bench-{w:08d}")
+            encode_s = max(encode_s, time.perf_counter() - start)
+            parts_mb += path.stat().st_size / 2**20
+            path.unlink()
+            del bucket
     return {
-        "pairs": len(bucket),
+        "pairs": pairs,
+        "messages": per_window * windows,
+        "windows": windows,
+        "largest_part_pairs": int(largest),
         "rss_base_mb": round(base, 1),
-        "rss_filled_mb": round(filled, 1),
-        "bucket_mb": round(filled - base, 1),
-        "snapshot_s": round(snapshot_s, 2),
-        "snapshot_parquet_mb": round(len(data) / 2**20, 1),
+        "rss_ready_mb": round(planned, 1),
+        "slowest_part_encode_s": round(encode_s, 2),
+        "parts_total_mb": round(parts_mb, 1),
         "rss_peak_mb": round(peak_mb(), 1),
     }
 
@@ -159,10 +185,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--pairs", type=int, default=500_000)
     parser.add_argument("--channels", type=int, default=5_000)
+    parser.add_argument("--windows", type=int, default=80, help="checkpoints per hour")
     parser.add_argument("--part", choices=["all", "speed", "memory"], default="all")
     args = parser.parse_args(argv)
     if args.part == "memory":
-        print(json.dumps(bench_memory(args.pairs, args.channels)))
+        print(json.dumps(bench_memory(args.pairs, args.channels, args.windows)))
         return
     lines = make_lines(args.lines, args.channels, users=args.pairs // 3)
     report = {
@@ -175,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.part == "all":  # a fresh process, so the peak RSS is the bucket's alone
         memory = subprocess.run(
             [sys.executable, "-m", "vieweratlas_collector.bench", "--part", "memory",
-             "--pairs", str(args.pairs), "--channels", str(args.channels)],
+             "--pairs", str(args.pairs), "--channels", str(args.channels),
+             "--windows", str(args.windows)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         report["channels"] = args.channels

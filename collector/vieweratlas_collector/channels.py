@@ -57,7 +57,7 @@ class Shard:
 def parse_static(data: bytes) -> list[str]:
     """Logins from a static file: channel-list JSON, or one login per line."""
     if data.lstrip().startswith(b"{"):
-        return parse_channel_list(data).logins
+        return _logins(parse_channel_list(data))
     logins = []
     for line in data.decode("utf-8").splitlines():
         login = line.split("#", 1)[0].strip().lower()
@@ -66,6 +66,13 @@ def parse_static(data: bytes) -> list[str]:
         elif login:
             log.warning("invalid login in channel file skipped", extra={"login": login[:40]})
     return list(dict.fromkeys(logins))
+
+
+def _logins(parsed) -> list[str]:
+    """The logins of a parsed channel list; rejected entries are counted in the log."""
+    if parsed.rejected:
+        log.warning("invalid channel entries skipped", extra={"count": parsed.rejected})
+    return parsed.logins
 
 
 class ChannelSource:
@@ -90,10 +97,7 @@ class ChannelSource:
             if self.static is not None:
                 logins = parse_static(self.static.read_bytes())
             else:
-                parsed = parse_channel_list(self.lake.read_bytes(CHANNELS_CURRENT))
-                if parsed.rejected:
-                    log.warning("invalid channel entries skipped", extra={"count": parsed.rejected})
-                logins = parsed.logins
+                logins = _logins(parse_channel_list(self.lake.read_bytes(CHANNELS_CURRENT)))
         except Exception as exc:  # noqa: BLE001 - any read error (incl. botocore's) keeps the list
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
             log.warning(

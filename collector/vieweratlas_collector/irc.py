@@ -93,6 +93,8 @@ class Chat:
     channel_login: str
     user_id: int
     user_login: str
+    sent_ms: int = 0  # tmi-sent-ts (Unix ms, Twitch's clock), 0 when absent or malformed
+    msg_id: str = ""  # the message's ``id`` tag (used to de-duplicate during a handover)
 
 
 def chatter(msg: Message) -> Chat | None:
@@ -118,7 +120,9 @@ def chatter(msg: Message) -> Chat | None:
     channel = msg.channel
     if not (_ID(room_id) and _ID(user_id) and _LOGIN(login) and _LOGIN(channel)):
         return None
-    return Chat(int(room_id), channel, int(user_id), login)
+    sent = tags.get("tmi-sent-ts", "")
+    sent_ms = int(sent) if 0 < len(sent) < 16 and sent.isascii() and sent.isdigit() else 0
+    return Chat(int(room_id), channel, int(user_id), login, sent_ms, tags.get("id", ""))
 
 
 def is_shared_relay(msg: Message) -> bool:

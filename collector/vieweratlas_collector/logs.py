@@ -42,3 +42,24 @@ def setup(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     root.setLevel(level)
     for noisy in ("botocore", "s3fs", "fsspec", "aiobotocore", "urllib3", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class Throttle:
+    """At most ``budget`` events per ``window`` seconds (a guard against log floods)."""
+
+    def __init__(self, budget: int = 5, window: float = 60.0) -> None:
+        self.budget = budget
+        self.window = window
+        self.suppressed = 0
+        self._start = -window
+        self._used = 0
+
+    def allow(self, now: float) -> bool:
+        """True when this event may be logged; otherwise it is counted in ``suppressed``."""
+        if now - self._start >= self.window:
+            self._start, self._used = now, 0
+        self._used += 1
+        if self._used <= self.budget:
+            return True
+        self.suppressed += 1
+        return False

@@ -1,9 +1,11 @@
 """Many connections, one JOIN limiter: spread the wanted channels over sockets.
 
-:meth:`Pool.sync` takes the full set of channels this instance should watch and
-JOINs/PARTs the difference: new channels go to the least-loaded connection with
-room (a new connection is opened when all are full). Channels parked after a
-NOTICE (suspended, banned, ...) are left out until ``park_seconds`` pass.
+:meth:`Pool.sync` takes this instance's channels in rank order (busiest
+first) and JOINs/PARTs the difference: new channels go to the least-loaded
+connection with room (a new connection is opened when all are full), and
+every JOIN is queued by rank, so after a mass reconnect the busiest channels
+come back first. Channels parked after a NOTICE (suspended, banned, ...) are
+left out until ``park_seconds`` pass.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import time
 from collections.abc import Callable, Iterable
 
 from vieweratlas.lake import UnsafeKeyError, safe_login
-from vieweratlas_collector.connection import Connection, IrcConfig
+from vieweratlas_collector.connection import Connection
 from vieweratlas_collector.irc import Chat
 from vieweratlas_collector.ratelimit import JoinLimiter
+from vieweratlas_collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,50 +28,56 @@ class Pool:
     """The collector's IRC connections."""
 
     def __init__(
-        self,
-        config: IrcConfig,
-        limiter: JoinLimiter,
-        on_chat: Callable[[Chat], None],
-        per_connection: int = 50,
-        park_seconds: float = 3600.0,
+        self, settings: CollectorSettings, limiter: JoinLimiter, on_chat: Callable[[Chat], None]
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.limiter = limiter
-        self.per_connection = per_connection
-        self.park_seconds = park_seconds
         self.connections: list[Connection] = []
         self.parked: dict[str, float] = {}  # login -> monotonic time parked
+        self.rank: dict[str, int] = {}  # login -> position in the list (0 = most viewers)
         self._on_chat = on_chat
         self._owner: dict[str, Connection] = {}
         self._tasks: list[asyncio.Task] = []
         self._wanted: set[str] = set()
 
+    def priority(self, login: str) -> float:
+        return self.rank.get(login, len(self.rank))
+
     def sync(self, wanted: Iterable[str]) -> None:
-        """Make the joined set equal ``wanted`` minus parked channels."""
-        self._wanted = set()
+        """Make the joined set equal ``wanted`` (rank order) minus parked channels."""
+        self._wanted, self.rank = set(), {}
         for login in wanted:
             try:
-                self._wanted.add(safe_login(login))  # untrusted until here
+                login = safe_login(login)  # untrusted until here
             except UnsafeKeyError:
                 log.warning("invalid channel login skipped", extra={"login": str(login)[:40]})
+                continue
+            self._wanted.add(login)
+            self.rank.setdefault(login, len(self.rank))
         now = time.monotonic()
         for login, since in list(self.parked.items()):
-            if now - since >= self.park_seconds or login not in self._wanted:
+            if now - since >= self.settings.park_seconds or login not in self._wanted:
                 del self.parked[login]
         target = self._wanted - self.parked.keys()
         for login in [c for c in self._owner if c not in target]:
             self._owner.pop(login).remove(login)
-        for login in sorted(target - self._owner.keys()):
+        for login in sorted(target - self._owner.keys(), key=self.priority):
             conn = self._room()
             conn.add(login)
             self._owner[login] = conn
 
     def _room(self) -> Connection:
-        open_ = [c for c in self.connections if len(c.channels) < self.per_connection]
+        per = self.settings.per_connection
+        open_ = [c for c in self.connections if len(c.channels) < per]
         if open_:
             return min(open_, key=lambda c: len(c.channels))
         conn = Connection(
-            len(self.connections), self.config, self.limiter, self._on_chat, self._park
+            len(self.connections),
+            self.settings,
+            self.limiter,
+            self._on_chat,
+            self._park,
+            self.priority,
         )
         self.connections.append(conn)
         self._tasks.append(asyncio.create_task(conn.run(), name=f"irc-{conn.index}"))
@@ -86,6 +95,12 @@ class Pool:
     @property
     def channels_joined(self) -> int:
         return sum(len(c.joined) for c in self.connections)
+
+    @property
+    def unjoinable(self) -> list[str]:
+        """Channels whose JOINs keep going unanswered, busiest first."""
+        found = set().union(*(c.unjoinable for c in self.connections))
+        return sorted(found, key=self.priority)
 
     def counter(self, name: str) -> int:
         """A counter summed over all connections (``lines``, ``chats``, ...)."""

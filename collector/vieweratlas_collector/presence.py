@@ -28,6 +28,20 @@ def hour_of(epoch: float) -> int:
     return int(epoch // 3600)
 
 
+def event_time(sent_ms: int, received: float, tolerance: float) -> float:
+    """When a message was sent: ``tmi-sent-ts`` when plausible, else the receive time.
+
+    Late delivery (a reconnect, a slow socket) then never moves a chatter to
+    the next hour; a missing or absurd timestamp (further than ``tolerance``
+    seconds from our clock) falls back to when we received it.
+    """
+    if sent_ms:
+        sent = sent_ms / 1000
+        if abs(sent - received) <= tolerance:
+            return sent
+    return received
+
+
 def hour_start(hour: int) -> datetime:
     """The UTC datetime an hour (hours since the epoch) starts at."""
     return datetime.fromtimestamp(hour * 3600, UTC)

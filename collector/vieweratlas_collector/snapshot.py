@@ -1,14 +1,16 @@
-"""Hourly snapshots: spool to local disk first, upload, delete only once confirmed.
+"""Checkpoint parts: spool to local disk first, upload, delete only once confirmed.
 
-A finished (or, at shutdown, partial) hour is written to the spool directory
-as ``<date>T<hour>~<collector_id>~<part>.parquet`` (temporary name + rename).
-The :class:`Uploader` sends spooled files in hour order to
-``lake.raw_live_snapshot``. When that key already exists (the process was
-restarted within the hour) the part is merged with it first; the merged table
-is spooled as ``...~merged-<part>.parquet`` before the part is deleted, so a retry
-after any crash re-uploads the same bytes and nothing is counted twice. While
-the data lake is unreachable, files stay spooled and uploads retry with
-jittered exponential backoff; a new process uploads what an old one left.
+Every checkpoint turns what was seen since the previous one into one part
+per UTC hour it touched, spooled as ``<date>T<hour>~<collector_id>~<part>.parquet``
+(temporary name, fsync, rename). ``<part>`` is ``<run>-<sequence>``: unique
+per process run and ordered within it. The :class:`Uploader` sends parts in
+that order to ``lake.raw_live_part`` (a key derived from the file name, so a
+retry after any crash rewrites the same key with the same bytes) and deletes
+a part only once the object exists with the same size. Each part holds
+increments only, so a part is counted once and a restarted process, which
+starts from nothing, never re-sends what an earlier one checkpointed. While
+the lake is unreachable, parts stay spooled and uploads retry with backoff;
+a new process on the same disk uploads what an old one left.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import contextlib
 import io
 import logging
 import os
-import random
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,61 +29,32 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vieweratlas import lake as keys
-from vieweratlas.schema import PRESENCE
 from vieweratlas.storage import Lake
+from vieweratlas_collector.backoff import Backoff
 from vieweratlas_collector.presence import hour_start
 
 log = logging.getLogger(__name__)
-MERGED = "merged-"  # prefix of a merged file's part name
+LEGACY_MERGED = "merged-"  # whole-hour files spooled by collector 0.1
 
 
 @dataclass(frozen=True, order=True)
 class Spooled:
-    """One spooled file: which hour, which part."""
+    """One spooled part: its name (upload order), hour and path."""
 
-    hour: int
-    is_part: bool  # merged files sort first within an hour
     part: str
+    hour: int
     path: Path
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """Snapshot Parquet: zstd like ``Lake.write_parquet``, row groups bounding peak memory."""
+    """Part Parquet: zstd like ``Lake.write_parquet``, row groups bounding peak memory."""
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd", row_group_size=100_000)
     return buffer.getvalue()
 
 
-def merge(old: pa.Table, new: pa.Table) -> pa.Table:
-    """Combine two snapshots of one hour: one row per (channel, user)."""
-    both = pa.concat_tables([old.cast(PRESENCE), new.cast(PRESENCE)])
-    grouped = both.group_by(["channel_id", "user_id"]).aggregate(
-        [
-            ("channel_login", "max"),
-            ("user_login", "max"),
-            ("first_seen", "min"),
-            ("last_seen", "max"),
-            ("message_count", "sum"),
-        ]
-    )
-    n = grouped.num_rows
-    columns = {
-        "channel_id": grouped["channel_id"],
-        "channel_login": grouped["channel_login_max"],
-        "user_id": grouped["user_id"],
-        "user_login": grouped["user_login_max"],
-        "source": pa.array(["live"] * n),
-        "content_id": pa.nulls(n, pa.string()),
-        "first_seen": grouped["first_seen_min"],
-        "last_seen": grouped["last_seen_max"],
-        "message_count": grouped["message_count_sum"],
-    }
-    table = pa.table({f.name: columns[f.name] for f in PRESENCE}).cast(PRESENCE)
-    return table.sort_by([("channel_id", "ascending"), ("user_id", "ascending")])
-
-
 class Spool:
-    """The local directory of snapshots not yet confirmed uploaded."""
+    """The local directory of parts not yet confirmed uploaded."""
 
     def __init__(self, directory: Path, collector_id: str) -> None:
         self.directory = Path(directory)
@@ -92,11 +63,11 @@ class Spool:
 
     def path_for(self, hour: int, part: str) -> Path:
         stamp = hour_start(hour).strftime("%Y-%m-%dT%H")
-        return self.directory / f"{stamp}~{self.collector_id}~{part}.parquet"
+        return self.directory / f"{stamp}~{self.collector_id}~{keys.safe_token(part)}.parquet"
 
-    def put(self, hour: int, table: pa.Table, part: str | None = None) -> Path:
+    def put(self, hour: int, table: pa.Table, part: str) -> Path:
         """Spool ``table`` for ``hour`` durably (fsync, then rename into place)."""
-        path = self.path_for(hour, part or uuid.uuid4().hex)
+        path = self.path_for(hour, part)
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
             handle.write(parquet_bytes(table))
@@ -106,94 +77,66 @@ class Spool:
         return path
 
     def pending(self) -> list[Spooled]:
-        """Spooled files of this collector, oldest hour first."""
+        """Spooled parts of this collector, in upload order."""
         found = []
         for path in self.directory.glob(f"*~{self.collector_id}~*.parquet"):
             stamp, _, part = path.stem.split("~")
             hour = int(datetime.strptime(stamp, "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp())
-            found.append(Spooled(hour // 3600, not part.startswith(MERGED), part, path))
+            found.append(Spooled(part, hour // 3600, path))
         return sorted(found)
 
 
 class Uploader:
-    """Moves spooled snapshots to the data lake, in hour order, exactly once each."""
+    """Moves spooled parts to the data lake, in order, exactly once each."""
 
-    def __init__(
-        self, lake: Lake, spool: Spool, backoff_base: float = 1.0, backoff_max: float = 60.0
-    ) -> None:
+    def __init__(self, lake: Lake, spool: Spool, backoff: Backoff) -> None:
         self.lake = lake
         self.spool = spool
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.backoff = backoff
         self.last_upload_at: datetime | None = None
         self.last_uploaded_key: str | None = None
         self.failures = 0
         self.wake = asyncio.Event()
         self._lock = threading.Lock()
 
-    def key(self, hour: int) -> str:
-        return keys.raw_live_snapshot(
-            hour_start(hour), hour_start(hour).hour, self.spool.collector_id
-        )
+    def key(self, item: Spooled) -> str:
+        day, cid = hour_start(item.hour), self.spool.collector_id
+        if item.part.startswith(LEGACY_MERGED):  # 0.1's merged whole hour replaces its key
+            return keys.raw_live_snapshot(day, day.hour, cid)
+        return keys.raw_live_part(day, day.hour, cid, item.part)
 
     def drain(self) -> int:
-        """Upload every spooled file (blocking); return how many; raise on failure."""
+        """Upload every spooled part (blocking); return how many; raise on failure."""
         with self._lock:  # the background uploader and shutdown may both drain
-            return self._drain()
+            done = 0
+            for item in self.spool.pending():
+                if item.path.exists():
+                    self._upload(item)
+                    done += 1
+            return done
 
-    def _drain(self) -> int:
-        done = 0
-        for item in self.spool.pending():
-            if not item.path.exists():
-                continue
-            if item.is_part:
-                merged = self.spool.path_for(item.hour, MERGED + item.part)
-                if merged.exists():  # merged before a crash: the part is in it already
-                    item.path.unlink()
-                else:
-                    self._merge_part(item, merged)
-            else:
-                merged = item.path
-                self.spool.path_for(item.hour, item.part.removeprefix(MERGED)).unlink(
-                    missing_ok=True
-                )
-            self._upload(item.hour, merged)
-            done += 1
-        return done
-
-    def _merge_part(self, item: Spooled, merged: Path) -> None:
-        """Fold the lake's copy of the hour (if any) into the part, spooled as ``merged``."""
-        key = self.key(item.hour)
-        table = pq.read_table(item.path)
-        if self.lake.exists(key):
-            table = merge(self.lake.read_parquet(key), table)
-        self.spool.put(item.hour, table, part=merged.stem.split("~")[2])
-        item.path.unlink()
-
-    def _upload(self, hour: int, path: Path) -> None:
-        data = path.read_bytes()
-        key = self.key(hour)
+    def _upload(self, item: Spooled) -> None:
+        data = item.path.read_bytes()
+        key = self.key(item)
         self.lake.write_bytes(key, data)
         if self.lake.size(key) != len(data):
             raise OSError(f"upload of {key} not confirmed (size mismatch)")
-        path.unlink()
+        item.path.unlink()
         self.last_upload_at = datetime.now(UTC)
         self.last_uploaded_key = key
-        log.info("snapshot uploaded", extra={"key": key, "bytes": len(data)})
+        log.info("part uploaded", extra={"key": key, "bytes": len(data)})
 
     async def run(self) -> None:
         """Upload whenever woken; on failure retry with jittered exponential backoff."""
-        attempt = 0
         while True:
             self.wake.clear()
             try:
                 await asyncio.to_thread(self.drain)
-                attempt = 0
+                self.backoff.reset()
                 await self.wake.wait()
             except Exception as exc:  # noqa: BLE001 - any storage error: keep spooling, retry
                 self.failures += 1
-                delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))  # noqa: S311
-                attempt += 1
+                delay = self.backoff.next()
                 log.warning(
                     "upload failed; will retry",
                     extra={"error": repr(exc)[:300], "retry_in_s": round(delay, 2)},

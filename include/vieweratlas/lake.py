@@ -112,6 +112,18 @@ def raw_live_snapshot(day: date | datetime | str, hour: int, collector_id: str) 
     )
 
 
+def raw_live_part(day: date | datetime | str, hour: int, collector_id: str, part: str) -> str:
+    """One checkpoint of one collector for one UTC hour: the chatters seen since the last.
+
+    Parquet with presence rows whose ``message_count`` is the increment of that
+    checkpoint only; readers union every file under the hour and sum counts.
+    """
+    return (
+        f"{RAW_LIVE.prefix}/date={_day(day)}/hour={_hour(hour)}/"
+        f"{safe_token(collector_id)}.{safe_token(part)}.parquet"
+    )
+
+
 def raw_live_day_prefix(day: date | datetime | str) -> str:
     """All live snapshots of one UTC day."""
     return f"{RAW_LIVE.prefix}/date={_day(day)}/"
@@ -185,12 +197,21 @@ ANALYSIS_OUTPUTS = (
     "timeline.png",
     "timeline.html",
     "summary.json",
+    "channel_neighbors.parquet",
+    "channel_neighbors.csv",
 )
 #: Outputs written by the track step (a publish without it leaves them out of ``latest``).
 TRACKING_OUTPUTS = ("events.parquet", "events.csv", "timeline.png", "timeline.html")
 #: Intermediate files the analysis tasks hand each other (under ``_work/``).
-ANALYSIS_WORK = ("channels.parquet", "edges.parquet", "membership.parquet", "metadata.parquet")
-ANALYSIS_WORK += ("tracking.json",)  # the track step's state: tracked against which day
+ANALYSIS_WORK = (
+    "channels.parquet",
+    "edges.parquet",
+    "membership.parquet",
+    "metadata.parquet",
+    "pairs.parquet",  # every channel pair >= min_shared (overlap.PAIRS), in row groups
+    "neighbors.parquet",  # each channel's top neighbours by shared weight (rows)
+    "tracking.json",  # the track step's state: tracked against which day
+)
 
 
 def analysis_file(day: date | datetime | str, name: str) -> str:
@@ -200,6 +221,17 @@ def analysis_file(day: date | datetime | str, name: str) -> str:
     if name in ANALYSIS_WORK:
         return analysis_prefix(day) + "_work/" + name
     raise ValueError(f"unknown analysis file {name!r}")
+
+
+#: Tables published again under their own prefix, for Athena/Glue (only Parquet there).
+ANALYSIS_TABLES = ("communities", "graph_nodes", "channel_neighbors")
+
+
+def analysis_table(name: str, day: date | datetime | str) -> str:
+    """One published table of ``day`` under ``analysis/tables/<name>/date=D/`` (Glue table)."""
+    if name not in ANALYSIS_TABLES:
+        raise ValueError(f"unknown analysis table {name!r}")
+    return f"analysis/tables/{name}/date={_day(day)}/{name}.parquet"
 
 
 def analysis_latest(name: str) -> str:

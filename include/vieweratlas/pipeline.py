@@ -25,6 +25,8 @@ from vieweratlas.storage import Lake
 
 log = logging.getLogger(__name__)
 
+PAIRS_ROW_GROUP = 1 << 20  # pairs per row group of the ``pairs`` work file
+
 
 class EmptyWindowError(ValueError):
     """The window holds no presence (or no channel passes the filters)."""
@@ -69,35 +71,47 @@ def presence_step(lake: Lake, day: str, logical_day: str, params: AnalysisParams
     return {**result, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def read_window(lake: Lake, days: list[str]) -> tuple[list, dict[str, str], np.ndarray, list]:
-    """Per-day (channel_id, user_id) arrays, channel logins, known bot ids, missing days."""
-    from vieweratlas.overlap import distinct_day_pairs
+def read_window(lake: Lake, days: list[str]) -> tuple:
+    """The window's distinct (channel, user) pairs (``PresenceBuffer``), logins, bots, missing.
 
-    arrays, logins, bots, missing = [], {}, set(), []
-    for day in days:
-        if not lake.exists(keys.daily_presence(day)):
-            missing.append(day)
-            continue
-        table = lake.read_parquet(keys.daily_presence(day), columns=["channel_id", "user_id"])
-        arrays.append(
-            distinct_day_pairs(table["channel_id"].to_numpy(), table["user_id"].to_numpy())
-        )
-        manifest_key = keys.daily_presence_manifest(day)
-        manifest = lake.read_json(manifest_key) if lake.exists(manifest_key) else {}
-        logins.update(manifest.get("channels", {}))
-        bots.update(int(k) for k in manifest.get("known_bots", {}))
-    return arrays, logins, np.array(sorted(bots), dtype=np.int64), missing
+    Each day streams in row-group batches (daily presence is written sorted), so
+    the window is held once, as one int64 array of user ids plus channel runs.
+    """
+    from vieweratlas.overlap import PresenceBuffer
+
+    logins, known, missing = read_window_meta(lake, days)
+    present = [d for d in days if d not in missing]
+    files = {d: lake.parquet_file(keys.daily_presence(d)) for d in present}
+    found = PresenceBuffer(sum(f.metadata.num_rows for f in files.values()))
+    for day, file in files.items():
+        found.start_day()
+        columns = ["channel_id", "user_id"]
+        for batch in file.iter_batches(batch_size=1 << 20, columns=columns):
+            if not found.add(batch.column(0).to_numpy(), batch.column(1).to_numpy()):
+                found.rollback_day()
+                table = lake.read_parquet(keys.daily_presence(day), columns=columns)
+                found.add_day(table["channel_id"].to_numpy(), table["user_id"].to_numpy())
+                break
+    return found, logins, known, missing
 
 
-def overlap_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
-    """Bot filter, channel filter and backbone; writes ``channels`` and ``edges`` work files."""
+def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) -> dict:
+    """Bot filter, channel filter, exact pair weights and the backbone.
+
+    Writes the work files ``channels`` (+ ``self_weight``, W's diagonal),
+    ``pairs`` (every pair >= min_shared, streamed in row groups), ``edges``
+    (backbone) and ``neighbors`` (top neighbours by shared weight). With
+    ``settings.overlap_engine == "athena"`` the pair counts come from Athena.
+    """
     from vieweratlas.bots import bot_user_mask
-    from vieweratlas.overlap import backbone, build_incidence, drop_users, keep_channels
+    from vieweratlas.overlap import build_incidence, drop_users, keep_channels
 
+    if settings is not None and settings.overlap_engine == "athena":
+        return athena_overlap_step(lake, day, params, settings)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     arrays, logins, known, missing = read_window(lake, window(day, params.window_days))
-    rows = sum(len(c) for c, _ in arrays)
+    rows = arrays.size
     timings["read"] = time.perf_counter() - clock
     clock = time.perf_counter()
     incidence = build_incidence(arrays)
@@ -125,17 +139,17 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
             f" (days without presence: {missing or 'none'})"
         )
     clock = time.perf_counter()
-    kept = backbone(incidence, params.weighting, params.top_k, params.min_shared)
-    timings["overlap"] = time.perf_counter() - clock
     channels = pa.table(
         {
             "channel_id": pa.array(incidence.channel_ids, pa.int64()),
             "login": pa.array([logins.get(str(c), str(c)) for c in incidence.channel_ids.tolist()]),
             "chatters": pa.array(incidence.chatters, pa.int64()),
+            "self_weight": pa.array(incidence.self_weight(params.weighting), pa.float64()),
         }
     )
     lake.write_parquet(keys.analysis_file(day, "channels.parquet"), channels)
-    lake.write_parquet(keys.analysis_file(day, "edges.parquet"), kept.table())
+    kept, pairs = write_pairs_and_select(lake, day, incidence, params)
+    timings["overlap"] = time.perf_counter() - clock
     return {
         "days_missing": missing,
         "presence_rows": rows,
@@ -150,8 +164,117 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
             "channel_share": params.bot_channel_share,
         },
         "pairs_with_overlap": kept.pairs_with_overlap,
+        "pairs": pairs,
         "edges": len(kept.src),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisParams):
+    """Stream ``pairs`` to the lake while choosing the backbone; write ``edges``, ``neighbors``."""
+    import pyarrow.parquet as pq
+
+    from vieweratlas.overlap import PAIRS, select
+
+    pending: list[pa.Table] = []
+    written = 0
+    key = keys.analysis_file(day, "pairs.parquet")
+    with lake.open_write(key) as handle, pq.ParquetWriter(handle, PAIRS, compression="zstd") as out:
+
+        def flush(at_least: int) -> None:
+            nonlocal written
+            rows = sum(t.num_rows for t in pending)
+            if rows >= at_least and rows:
+                out.write_table(pa.concat_tables(pending), row_group_size=rows)
+                written += rows
+                pending.clear()
+
+        def sink(table: pa.Table) -> None:
+            pending.append(table)
+            flush(PAIRS_ROW_GROUP)
+
+        kept, near = select(
+            incidence, params.weighting, params.top_k, params.min_shared, on_pairs=sink
+        )
+        flush(0)
+        if written == 0:
+            out.write_table(PAIRS.empty_table())
+    lake.write_parquet(keys.analysis_file(day, "edges.parquet"), kept.table())
+    lake.write_parquet(keys.analysis_file(day, "neighbors.parquet"), near.table())
+    return kept, written
+
+
+def read_window_meta(lake: Lake, days: list[str]) -> tuple[dict[str, str], np.ndarray, list]:
+    """Channel logins, known bot ids and missing days of the window (manifests only)."""
+    logins, bots, missing = {}, set(), []
+    for day in days:
+        manifest_key = keys.daily_presence_manifest(day)
+        if not lake.exists(keys.daily_presence(day)):
+            missing.append(day)
+        if not lake.exists(manifest_key):
+            continue
+        manifest = lake.read_json(manifest_key)
+        logins.update(manifest.get("channels", {}))
+        bots.update(int(k) for k in manifest.get("known_bots", {}))
+    return logins, np.array(sorted(bots), dtype=np.int64), missing
+
+
+def athena_overlap_step(lake: Lake, day: str, params: AnalysisParams, settings) -> dict:
+    """The overlap step with pair counts from Athena (``overlap_engine=athena``)."""
+    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+
+    from vieweratlas.athena import athena_overlap
+
+    days = window(day, params.window_days)
+    logins, known, missing = read_window_meta(lake, days)
+    hook = AthenaHook(aws_conn_id=settings.aws_conn_id)
+    counted = athena_overlap(
+        lake,
+        day,
+        days,
+        params,
+        known,
+        logins,
+        hook,
+        settings.athena_database,
+        settings.athena_workgroup,
+    )
+    if counted["channels"] == 0:
+        raise EmptyWindowError(f"no channel with at least {params.min_chatters} chatters")
+    found = backbone_from_pairs(lake, day, params)
+    return {
+        "engine": "athena",
+        "days_missing": missing,
+        "channels": counted["channels"],
+        "pairs": counted["pairs"],
+        "pairs_with_overlap": found["pairs_with_overlap"],
+        "edges": found["edges"],
+        "bots": {"enabled": params.bot_filter, "channel_share": params.bot_channel_share},
+        "seconds": {**counted["seconds"], **found["seconds"]},
+    }
+
+
+def backbone_from_pairs(lake: Lake, day: str, params: AnalysisParams) -> dict:
+    """Backbone and neighbours from the ``pairs`` and ``channels`` work files (any engine).
+
+    Streams ``pairs`` row group by row group; writes ``edges`` and ``neighbors``.
+    """
+    from vieweratlas.overlap import top_from_pairs
+
+    clock = time.perf_counter()
+    channels = lake.read_parquet(keys.analysis_file(day, "channels.parquet"))
+    own = channels["self_weight"].to_numpy()
+    pairs = lake.parquet_file(keys.analysis_file(day, "pairs.parquet"))
+    kept, near = top_from_pairs(
+        pairs.iter_batches(batch_size=PAIRS_ROW_GROUP), own, params.top_k, params.min_shared
+    )
+    lake.write_parquet(keys.analysis_file(day, "edges.parquet"), kept.table())
+    lake.write_parquet(keys.analysis_file(day, "neighbors.parquet"), near.table())
+    return {
+        "channels": channels.num_rows,
+        "pairs_with_overlap": kept.pairs_with_overlap,
+        "edges": len(kept.src),
+        "seconds": {"backbone": round(time.perf_counter() - clock, 3)},
     }
 
 

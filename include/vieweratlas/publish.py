@@ -76,6 +76,31 @@ def gephi_edges(edges: pa.Table) -> pa.Table:
     )
 
 
+def channel_neighbors(nodes: pa.Table, own: pa.Array, rows: pa.Table) -> pa.Table:
+    """``schema.CHANNEL_NEIGHBORS`` from the ``neighbors`` work file (channel rows).
+
+    ``own`` is each channel's own weight (its chatters under ``unique``), the
+    denominator of both shares.
+    """
+    from vieweratlas.schema import CHANNEL_NEIGHBORS
+
+    channel, neighbor, shared = rows["channel"], rows["neighbor"], rows["shared"]
+    return pa.table(
+        [
+            nodes["channel_id"].take(channel),
+            nodes["login"].take(channel),
+            rows["rank"],
+            nodes["channel_id"].take(neighbor),
+            nodes["login"].take(neighbor),
+            shared,
+            pc.divide(shared, pc.take(own, channel)),
+            pc.divide(shared, pc.take(own, neighbor)),
+            nodes["community"].take(neighbor),
+        ],
+        schema=CHANNEL_NEIGHBORS,
+    )
+
+
 def top_communities(communities: pa.Table, limit: int = TOP_COMMUNITIES) -> list[dict]:
     """The biggest communities as plain dicts (summary.json, notification)."""
     rows = communities.slice(0, limit).to_pylist()
@@ -125,6 +150,21 @@ def publish_step(lake: Lake, day: str, params: AnalysisParams, steps: dict) -> d
     for name, data in outputs.items():
         lake.write_bytes(keys.analysis_file(day, name), data)
     lake.write_parquet(keys.analysis_file(day, "graph_edges.parquet"), edges)
+    channels = lake.read_parquet(keys.analysis_file(day, "channels.parquet"))
+    own = channels["self_weight"] if "self_weight" in channels.column_names else nodes["chatters"]
+    near = channel_neighbors(
+        nodes,
+        pc.cast(own, pa.float64()),
+        lake.read_parquet(keys.analysis_file(day, "neighbors.parquet")),
+    )
+    lake.write_parquet(keys.analysis_file(day, "channel_neighbors.parquet"), near)
+    lake.write_bytes(keys.analysis_file(day, "channel_neighbors.csv"), to_csv(near))
+    for name, table in (
+        ("communities", communities),
+        ("graph_nodes", nodes),
+        ("channel_neighbors", near),
+    ):
+        lake.write_parquet(keys.analysis_table(name, day), table)  # Glue/Athena tables
     timings["write"] = time.perf_counter() - clock
 
     summary = build_summary(lake, day, params, steps, nodes, edges, communities, timings)

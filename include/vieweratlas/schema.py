@@ -129,6 +129,22 @@ COMMUNITIES = pa.schema(
 )
 """One row per community, ordered by size."""
 
+CHANNEL_NEIGHBORS = pa.schema(
+    [
+        pa.field("channel_id", pa.int64(), nullable=False),
+        pa.field("login", pa.string(), nullable=False),
+        pa.field("rank", pa.int16(), nullable=False),  # 1 = most shared
+        pa.field("neighbor_id", pa.int64(), nullable=False),
+        pa.field("neighbor_login", pa.string(), nullable=False),
+        pa.field("shared", pa.float64(), nullable=False),  # shared chatters (or repeat weight)
+        pa.field("share_of_channel", pa.float64(), nullable=False),  # shared / channel's own
+        pa.field("share_of_neighbor", pa.float64(), nullable=False),  # shared / neighbour's own
+        pa.field("neighbor_community", pa.int32(), nullable=False),
+    ],
+    metadata={"vieweratlas.schema": "channel_neighbors/1"},
+)
+"""Each channel's top 20 channels by shared audience (the full overlap, not the backbone)."""
+
 # -- community tracking (the track step) ------------------------------------------------
 
 TRACKING_FIELDS = (

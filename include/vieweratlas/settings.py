@@ -60,6 +60,10 @@ class Settings:
     retention_curated_days: int = 90
     retention_channels_days: int = 30
     heartbeat_stale_minutes: int = 10
+    collector_min_joined_share: float = 0.9
+    overlap_engine: str = "local"  # "athena": pair counts by Athena (docs/scaling.md)
+    athena_database: str = "vieweratlas"
+    athena_workgroup: str = "vieweratlas"
 
     @property
     def is_s3(self) -> bool:
@@ -79,6 +83,7 @@ UI_OVERRIDABLE = frozenset(
         "retention_curated_days",
         "retention_channels_days",
         "heartbeat_stale_minutes",
+        "collector_min_joined_share",
         "sns_topic_arn",
         "log_base_url",
     }
@@ -163,7 +168,11 @@ _PARSERS = {
     "twitch_conn_id": _conn_id,
     "sns_topic_arn": _topic,
     "min_channels_ratio": _ratio,
+    "collector_min_joined_share": _ratio,
     "download_mode": _choice("local", "ecs"),
+    "overlap_engine": _choice("local", "athena"),
+    "athena_database": _conn_id,
+    "athena_workgroup": _conn_id,
     "ecs_subnets": _id_list,
     "ecs_security_groups": _id_list,
 }

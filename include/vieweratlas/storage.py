@@ -17,7 +17,8 @@ import io
 import json
 import logging
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -134,6 +135,21 @@ class Lake:
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         return self.write_bytes(key, buffer.getvalue())
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[Any]:
+        """A binary handle that writes ``key`` atomically when the block ends without error."""
+        path = self.path(key)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        with self.fs.open(path, "wb", autocommit=False) as handle:
+            yield handle
+        handle.commit()
+
+    def parquet_file(self, key: str) -> Any:
+        """A ``pyarrow.parquet.ParquetFile`` on ``key`` (read row group by row group)."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.fs.open(self._fresh(self.path(key)), "rb"))
 
     def read_parquet(self, key: str, columns: list[str] | None = None) -> Any:
         """Read the Parquet file at ``key`` as a ``pyarrow.Table``."""

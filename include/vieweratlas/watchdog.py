@@ -9,7 +9,11 @@ ISO-8601) once a minute, and uploads one raw live snapshot per UTC hour under
   cannot reach storage), or an unreadable heartbeat;
 * no heartbeat at all fresher than ``stale_minutes``;
 * no snapshot for the last hour whose upload is overdue (the hour before
-  ``now - grace``).
+  ``now - grace``);
+* a fresh heartbeat whose joined share of the wanted (not parked) channels
+  stays below ``min_joined_share``: the collector has not been fully joined
+  for longer than a complete rejoin at Twitch's JOIN limit takes
+  (:func:`join_grace_minutes`). The unjoinable channels are named.
 
 A heartbeat older than ``retired_hours`` belongs to a collector that was
 scaled away; it is listed but only counts through "no fresh heartbeat".
@@ -27,6 +31,7 @@ from vieweratlas.storage import Lake
 
 DEFAULT_GRACE_MINUTES = 20
 DEFAULT_RETIRED_HOURS = 24
+JOIN_SECONDS = 10.0 * 1.1 / 20  # one JOIN per slot of Twitch's 20 / 10 s (+ the 10 % margin)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+-]")
 
 
@@ -57,6 +62,8 @@ class Heartbeat:
             for name in (
                 "connections_up",
                 "channels_joined",
+                "channels_wanted",
+                "channels_unjoinable",
                 "spool_backlog",
                 "upload_failures",
                 "last_upload_at",
@@ -126,6 +133,33 @@ def read_heartbeat(lake: Lake, key: str, now: datetime) -> Heartbeat:
     )
 
 
+def join_grace_minutes(wanted: int) -> float:
+    """How long a collector may take to join ``wanted`` channels from nothing (plus slack)."""
+    return 10 + wanted * JOIN_SECONDS * 1.25 / 60
+
+
+def joined_share_problem(beat: Heartbeat, now: datetime, min_share: float) -> str | None:
+    """A problem line when the joined share stays below ``min_share``, else None."""
+    f = beat.fields
+    try:
+        wanted = int(f.get("channels_wanted", 0)) - int(f.get("channels_parked", 0))
+        joined = int(f.get("channels_joined", 0))
+        since = parse_time(f.get("fully_joined_at") or f.get("started_at"))
+    except (TypeError, ValueError):
+        return None  # a heartbeat without these fields (an older collector)
+    if wanted <= 0 or joined / wanted >= min_share:
+        return None
+    below = (now - since).total_seconds() / 60
+    if below <= join_grace_minutes(wanted):
+        return None
+    names = ", ".join(_label(n, 25) for n in (f.get("unjoinable") or [])[:10])
+    return (
+        f"shard {beat.shard} ({beat.collector_id}) joined only {joined} of {wanted} channels "
+        f"({joined / wanted:.0%} < {min_share:.0%}) for {below:.0f} min"
+        + (f"; unjoinable: {names}" if names else "")
+    )
+
+
 def due_hour(now: datetime, grace_minutes: int) -> datetime:
     """The latest UTC hour whose snapshot should have been uploaded by ``now``."""
     start = (now - timedelta(minutes=grace_minutes)).replace(minute=0, second=0, microsecond=0)
@@ -138,6 +172,7 @@ def check(
     stale_minutes: int,
     grace_minutes: int = DEFAULT_GRACE_MINUTES,
     retired_hours: int = DEFAULT_RETIRED_HOURS,
+    min_joined_share: float = 0.0,
 ) -> WatchdogResult:
     """Read all heartbeats and the due hour's snapshots; list what is wrong."""
     now = now.astimezone(UTC)
@@ -155,6 +190,9 @@ def check(
                 f"shard {beat.shard} ({beat.collector_id}) stale: "
                 f"last heartbeat {beat.age_minutes:.0f} min ago"
             )
+    for beat in fresh:
+        if problem := joined_share_problem(beat, now, min_joined_share):
+            problems.append(problem)
     if not fresh:
         problems.insert(0, f"no collector heartbeat in the last {stale_minutes} min")
     hour = due_hour(now, grace_minutes)

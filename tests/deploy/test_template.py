@@ -219,10 +219,11 @@ def test_outputs_cover_what_the_deploy_script_reads(template):
 
 def test_container_environment_names_are_ones_the_programs_read(template):
     """A typo in a task definition's environment would be silently ignored: refuse it."""
-    main = (ROOT / "collector" / "vieweratlas_collector" / "main.py").read_text()
-    options = re.findall(r'^\s*\("([a-z-]+)", ', main, re.M)
-    assert "spool-dir" in options
-    collector_env = {"COLLECTOR_" + o.upper().replace("-", "_") for o in options}
+    # The collector's options are the fields of CollectorSettings (COLLECTOR_<FIELD>).
+    source = (ROOT / "collector" / "vieweratlas_collector" / "settings.py").read_text()
+    options = re.findall(r"^    ([a-z_]+): [^=]+= field\(", source, re.M)
+    assert "spool_dir" in options
+    collector_env = {"COLLECTOR_" + o.upper() for o in options}
     settings_env = {"VIEWERATLAS_" + f.upper() for f in Settings.__dataclass_fields__}
     general = {"AWS_DEFAULT_REGION", "TMPDIR", "DOTNET_BUNDLE_EXTRACT_BASE_DIR"}
     allowed = {

@@ -140,7 +140,7 @@ def test_trigger_backfill_and_failure_alert_on_a_real_scheduler(stack, inbox):
             "dag_id": DAG_ID,
             "from_date": f"{BACKFILL_DAYS[0]}T00:00:00Z",
             "to_date": f"{BACKFILL_DAYS[-1]}T23:59:00Z",
-            "max_active_runs": 5,  # analyses in parallel; tracking still goes in date order
+            "max_active_runs": 3,  # analyses in parallel; tracking still goes in date order
             "reprocess_behavior": "completed",  # Airflow requires one with depends_on_past
             "dag_run_conf": BACKFILL_CONF,
         },
