@@ -12,6 +12,15 @@
    intersections (timed on a random sample of pairs and EXTRAPOLATED to all
    pairs), then python-louvain on the unsparsified graph (every pair sharing a
    chatter; timed for real unless ``--skip-seed-louvain``), and prints the ratio.
+
+``--production``: one production day from raw input instead (see
+:func:`production`): the last day as the collector writes it (hourly part files
+of the top 5,000 live channels, churning hour by hour, out of 15,000) plus VOD
+files, the 6 days before it as daily presence (generating those from raw too
+would take far longer than the analysis); then presence -> overlap ->
+communities -> labels -> publish through the library, each stage in a fresh
+process (peak RSS = that stage's alone), next to plain DuckDB doing the
+presence group-by and the pair counts in SQL on the same files, in the same run.
 """
 
 from __future__ import annotations
@@ -142,6 +151,158 @@ def seeds_method(lake, window, skip_louvain: bool) -> dict:
     return out
 
 
+PRODUCTION_STAGES = ("presence", "overlap", "communities", "labels", "publish")
+BASELINES = ("duckdb_presence", "duckdb_pairs")
+
+
+def production_spec():
+    """The production window: 15,000 channels (top 5,000 per hour), 4 M users, hard setting."""
+    from vieweratlas.synthetic import hard_spec
+
+    return hard_spec(
+        channels=15_000, users=4_000_000, communities=150, days=7, repeat=0.3, lurkers=20, seed=7
+    )
+
+
+def write_production(lake) -> dict:
+    """Generate the production window into ``lake`` unless it is already there."""
+    from dataclasses import asdict
+
+    from vieweratlas.synthetic import generate, write_daily_presence, write_metadata, write_raw_day
+
+    marker = "bench/production.json"
+    spec = production_spec()
+    if lake.exists(marker) and lake.read_json(marker).get("spec") == asdict(spec):
+        return lake.read_json(marker)
+    clock = time.perf_counter()
+    window = generate(spec)
+    write_daily_presence(lake, window, DAY)  # the last day is rebuilt from raw by the benchmark
+    raw = write_raw_day(lake, window, DAY)
+    write_metadata(lake, window, DAY)
+    info = {"spec": asdict(spec), "raw": raw, "seconds": round(time.perf_counter() - clock, 1)}
+    lake.write_json(marker, info)
+    return info
+
+
+def run_stage(root: str, stage: str, memory_mb: int) -> dict:
+    """One stage of the production run or of the DuckDB baseline (in a child process)."""
+    from vieweratlas import pipeline
+    from vieweratlas.params import AnalysisParams
+    from vieweratlas.publish import publish_step
+    from vieweratlas.storage import Lake
+
+    lake, day, params = Lake(root), DAY.isoformat(), AnalysisParams()
+    steps_key = "bench/steps.json"
+    clock = time.perf_counter()
+    if stage == "presence":
+        from vieweratlas.presence import build_day
+
+        out = build_day(lake, day, params.max_bad_input_share, memory_mb=memory_mb).as_dict()
+    elif stage == "overlap":
+        out = pipeline.overlap_step(lake, day, params)
+    elif stage == "communities":
+        out = pipeline.communities_step(lake, day, params)
+    elif stage == "labels":
+        out = pipeline.labels_step(lake, day, params)
+    elif stage == "publish":
+        steps = lake.read_json(steps_key)
+        out = publish_step(lake, day, params, {**steps, "presence": [steps["presence"]]})
+    else:
+        out = duckdb_baseline(lake, stage, params)
+    seconds = time.perf_counter() - clock
+    if stage in PRODUCTION_STAGES:
+        steps = lake.read_json(steps_key) if lake.exists(steps_key) else {}
+        lake.write_json(steps_key, {**steps, stage: out})
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = round(usage.ru_utime + usage.ru_stime, 2)
+    return {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": cpu,
+        "peak_rss_mb": round(_rss_mb()),
+        "out": out,
+    }
+
+
+def duckdb_baseline(lake, stage: str, params) -> dict:
+    """Plain DuckDB (no memory limit) doing the presence group-by or the pair counts."""
+    import duckdb
+
+    from vieweratlas import lake as keys
+    from vieweratlas.pipeline import window
+
+    con = duckdb.connect()
+    if stage == "duckdb_presence":
+        files = [lake.path(k) for k in lake.list(keys.raw_live_day_prefix(DAY))]
+        files += [lake.path(k) for k in lake.list(keys.vod_presence_day_prefix(DAY))]
+        out = str(ROOT / "bench-out" / "duckdb-presence.parquet")
+        con.execute(
+            "COPY (SELECT channel_id, user_id, source, sum(message_count)::INTEGER AS messages "
+            "FROM read_parquet($files, union_by_name = true) GROUP BY ALL ORDER BY ALL) "
+            "TO '" + out + "' (FORMAT parquet, COMPRESSION zstd)",
+            {"files": files},
+        )
+        return {"files": len(files)}
+    days = [lake.path(keys.daily_presence(d)) for d in window(DAY.isoformat(), params.window_days)]
+    found = con.execute(
+        """
+        WITH p AS (SELECT DISTINCT channel_id, user_id FROM read_parquet($days)),
+        broad AS (SELECT user_id FROM p GROUP BY user_id
+                  HAVING count(*) > $share * (SELECT count(DISTINCT channel_id) FROM p)),
+        q AS (SELECT * FROM p ANTI JOIN broad USING (user_id))
+        SELECT count(*) AS pairs, sum(n) AS shared FROM (
+            SELECT a.channel_id, b.channel_id, count(*) AS n FROM q a JOIN q b USING (user_id)
+            WHERE a.channel_id < b.channel_id GROUP BY ALL)
+        """,
+        {"days": days, "share": params.bot_channel_share},
+    ).fetchone()
+    return {"pairs": int(found[0]), "shared": int(found[1])}
+
+
+def production(args) -> int:
+    """``--production``: the library's stages next to plain DuckDB, each in its own process."""
+    from vieweratlas.settings import load_settings
+    from vieweratlas.storage import Lake
+
+    root = (Path(args.out) / "production").resolve().as_uri()
+    lake = Lake(root)
+    info = write_production(lake)
+    print(f"production window in {root} (generated in {info['seconds']} s): {info['raw']}")
+    memory_mb = args.memory_mb or load_settings().analysis_memory_mb
+    if lake.exists("bench/steps.json"):
+        lake.delete(["bench/steps.json"])
+    results = {}
+    for stage in PRODUCTION_STAGES + BASELINES:
+        command = [sys.executable, __file__, "--stage", stage, "--analyse", root,
+                   "--memory-mb", str(memory_mb)]  # fmt: skip
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
+        if child.returncode:
+            print(child.stderr, file=sys.stderr)
+            return 1
+        results[stage] = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"  {stage:<16} {results[stage]['seconds']:8.2f} s  "
+              f"(CPU {results[stage]['cpu_seconds']:7.2f} s, process incl. imports)  "
+              f"peak RSS {results[stage]['peak_rss_mb']:>6,} MB", flush=True)  # fmt: skip
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    presence, overlap = results["presence"]["out"], results["overlap"]["out"]
+    print(f"\n== production day (load {load} on {os.cpu_count()} cores; budget {memory_mb} MB) ==")
+    print(f"  raw rows {presence['rows_in']:,} in {presence['inputs']:,} files -> "
+          f"presence rows {presence['rows_out']:,}, channels {presence['channels']:,}")  # fmt: skip
+    print(f"  window: presence rows {overlap['presence_rows']:,}, channels seen "
+          f"{overlap['channels_seen']:,}, kept {overlap['channels']:,}, "
+          f"edges {overlap['edges']:,}")  # fmt: skip
+    print(f"  {'stage':<12} {'ViewerAtlas':>22} {'plain DuckDB':>22}")
+    pairs = {"presence": "duckdb_presence", "overlap": "duckdb_pairs"}
+    for stage in PRODUCTION_STAGES:
+        ours = results[stage]
+        line = f"  {stage:<12} {ours['seconds']:8.2f} s {ours['peak_rss_mb']:>7,} MB"
+        if stage in pairs:
+            base = results[pairs[stage]]
+            line += f"   {base['seconds']:8.2f} s {base['peak_rss_mb']:>7,} MB"
+            line += f"   time x{ours['seconds'] / base['seconds']:.2f}"
+        print(line)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="ViewerAtlas analysis benchmark")
     parser.add_argument("--large", action="store_true", help="~50 M rows instead of ~10 M")
@@ -149,8 +310,16 @@ def main() -> int:
     parser.add_argument("--algorithm", default="leiden", choices=["leiden", "louvain"])
     parser.add_argument("--skip-seed-louvain", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench-out"))
+    parser.add_argument("--production", action="store_true", help="one production day from raw")
+    parser.add_argument("--memory-mb", type=int, default=0, help="analysis memory budget")
     parser.add_argument("--analyse", help=argparse.SUPPRESS)  # child mode: lake root
+    parser.add_argument("--stage", help=argparse.SUPPRESS)  # child mode: production stage
     args = parser.parse_args()
+    if args.stage:
+        print(json.dumps(run_stage(args.analyse, args.stage, args.memory_mb), default=str))
+        return 0
+    if args.production:
+        return production(args)
     if args.analyse:
         print(json.dumps(analyse(args.analyse, args.weighting, args.algorithm)))
         return 0

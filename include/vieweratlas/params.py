@@ -25,7 +25,7 @@ class AnalysisParams:
 
     window_days: int = 7
     weighting: str = "unique"
-    top_k: int = 10
+    top_k: int = 100  # NMI 0.880 at 10, 0.969 at 100 on hard planted data (README)
     min_shared: int = 1
     algorithm: str = "leiden"
     resolution: float = 1.0

@@ -307,6 +307,7 @@ def communities_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
 def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     """Node and community tables with labels; writes ``graph_nodes`` and ``communities``."""
     from vieweratlas.labels import community_table, node_table, read_metadata
+    from vieweratlas.presence import community_audience
 
     clock = time.perf_counter()
     channels = lake.read_parquet(keys.analysis_file(day, "channels.parquet"))
@@ -318,6 +319,17 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
         ids, logins, channels["chatters"].to_numpy(), membership["community"].to_numpy(), metadata
     )
     communities = community_table(nodes)
+    audience = community_audience(
+        lake,
+        window(day, params.window_days),
+        ids,
+        membership["community"].to_numpy(),
+        params.bot_channel_share if params.bot_filter else None,
+    )
+    column = communities.schema.get_field_index("audience")
+    communities = communities.set_column(
+        column, communities.schema.field(column), pa.array(audience, pa.int64())
+    )
     lake.write_parquet(keys.analysis_file(day, "graph_nodes.parquet"), nodes)
     lake.write_parquet(keys.analysis_file(day, "communities.parquet"), communities)
     return {

@@ -10,6 +10,13 @@ source) are dropped and counted.
 
 A day's output is sorted by (channel_id, user_id, source) so the overlap step
 can drop a live+VOD duplicate of one day with a neighbour comparison.
+
+Out of core: the inputs are copied to local disk and each footer is checked
+(schema, row count), then
+DuckDB unions the good files, groups and sorts them within the analysis memory
+budget (``VIEWERATLAS_ANALYSIS_MEMORY_MB``), spilling to local disk, and the
+result is streamed to Parquet in row groups. A page that turns out unreadable
+past a good footer makes every file be probed, and the broken ones skipped.
 """
 
 from __future__ import annotations
@@ -17,19 +24,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
+import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from vieweratlas import lake as keys
-from vieweratlas.bots import known_bot_ids
-from vieweratlas.schema import DAILY_PRESENCE, PRESENCE, SOURCES, SchemaError, conform
+from vieweratlas.bots import blocklist
+from vieweratlas.duck import connect, local_copies
+from vieweratlas.schema import DAILY_PRESENCE, PRESENCE, SchemaError
+from vieweratlas.settings import load_settings
 from vieweratlas.storage import Lake
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
-LOGIN_COLUMNS = ["channel_login", "user_login"]
+BATCH_ROWS = 1 << 20  # rows per streamed batch and output row group
 
 
 class BadInputError(ValueError):
@@ -61,56 +73,80 @@ def day_inputs(lake: Lake, day: date | str) -> dict[str, int]:
     return {key: size for key, size in sorted(found.items()) if key.endswith(".parquet")}
 
 
-def read_input(lake: Lake, key: str) -> pa.Table:
-    """One presence file, conformed to ``PRESENCE``; raises on anything unreadable."""
-    columns = ["channel_id", "channel_login", "user_id", "user_login", "source", "message_count"]
-    table = lake.read_parquet(key, columns=columns)
-    wanted = pa.schema([PRESENCE.field(name) for name in columns])
-    return conform(table, wanted)
+READ_COLUMNS = ["channel_id", "channel_login", "user_id", "user_login", "source", "message_count"]
+READ_SCHEMA = pa.schema([PRESENCE.field(name) for name in READ_COLUMNS])
+#: The plausible rows of a list of files (non-null, non-negative ids, known source).
+VALID_ROWS_MACRO = """
+CREATE OR REPLACE TEMP MACRO valid_rows(files) AS TABLE
+SELECT channel_id::BIGINT AS channel_id, channel_login::VARCHAR AS channel_login,
+       user_id::BIGINT AS user_id, user_login::VARCHAR AS user_login,
+       source::VARCHAR AS source, message_count::BIGINT AS message_count
+FROM read_parquet(files, union_by_name = true)
+WHERE channel_id >= 0 AND user_id >= 0 AND source IN ('live', 'vod')
+  AND channel_login IS NOT NULL AND user_login IS NOT NULL AND message_count IS NOT NULL
+"""
+#: One row per (channel, user, source) with messages summed, sorted: the daily presence.
+DEDUPE_SQL = """
+SELECT $day::DATE AS date, channel_id, user_id, source,
+       least(sum(message_count), 2147483647)::INTEGER AS message_count
+FROM valid_rows($files)
+GROUP BY channel_id, user_id, source
+ORDER BY channel_id, user_id, source
+"""
+#: Per channel: its (greatest) login and valid rows; per blocklisted login: its user ids.
+LOGINS_SQL = """
+SELECT channel_id AS id, max(channel_login) AS login, count(*) AS valid_rows, false AS bot
+FROM valid_rows($files) GROUP BY channel_id
+UNION ALL
+SELECT DISTINCT user_id, lower(user_login), 0, true
+FROM valid_rows($files) WHERE list_contains($bots, lower(user_login))
+"""
+PROBE_SQL = "SELECT count(*) FROM valid_rows($files)"
 
 
-def valid_rows(table: pa.Table) -> pa.Table:
-    """Rows with plausible values only (non-null, non-negative ids, known source)."""
-    mask = pc.and_(
-        pc.and_(pc.greater_equal(table["channel_id"], 0), pc.greater_equal(table["user_id"], 0)),
-        pc.is_in(table["source"], value_set=pa.array(SOURCES)),
-    )
-    for name in ("channel_login", "user_login", "message_count"):
-        mask = pc.and_(mask, pc.is_valid(table[name]))
-    return table.filter(pc.fill_null(mask, False))
+def check_schema(schema: pa.Schema) -> None:
+    """Raise SchemaError unless ``schema`` has the read columns with usable types."""
+    missing = [name for name in READ_COLUMNS if name not in schema.names]
+    if missing:
+        raise SchemaError(f"missing columns {missing}; expected {READ_COLUMNS}")
+    for name in READ_COLUMNS:
+        kind = schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        numeric = pa.types.is_integer(READ_SCHEMA.field(name).type)
+        usable = (
+            pa.types.is_integer(kind)
+            if numeric
+            else pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        )
+        if not usable:
+            raise SchemaError(
+                f"column {name} has type {kind}, expected {READ_SCHEMA.field(name).type}"
+            )
 
 
-def dedupe(table: pa.Table, day: date | str) -> pa.Table:
-    """One row per (channel, user, source), messages summed, sorted; ``DAILY_PRESENCE``."""
-    grouped = table.group_by(["channel_id", "user_id", "source"]).aggregate(
-        [("message_count", "sum")]
-    )
-    grouped = grouped.sort_by(
-        [("channel_id", "ascending"), ("user_id", "ascending"), ("source", "ascending")]
-    )
-    the_day = date.fromisoformat(str(day))
-    out = pa.table(
-        {
-            "date": pa.array([the_day] * grouped.num_rows, pa.date32()),
-            "channel_id": grouped["channel_id"],
-            "user_id": grouped["user_id"],
-            "source": grouped["source"],
-            "message_count": pc.cast(grouped["message_count_sum"], pa.int32()),
-        }
-    )
-    return out.cast(DAILY_PRESENCE)
+def inspect_input(path: str) -> int:
+    """Rows of a local input file, from its footer; raises if unreadable or of the wrong schema."""
+    footer = pq.ParquetFile(path)
+    check_schema(footer.schema_arrow)
+    return footer.metadata.num_rows
 
 
-def channel_logins(table: pa.Table) -> dict[str, str]:
-    """``{channel_id: login}`` as seen in the rows (the greatest login if several)."""
-    grouped = table.group_by("channel_id").aggregate([("channel_login", "max")])
-    ids = grouped["channel_id"].to_pylist()
-    logins = grouped["channel_login_max"].to_pylist()
-    return {str(i): login for i, login in sorted(zip(ids, logins, strict=True))}
+def _readable(con, path: str) -> bool:
+    """Whether DuckDB can read every page of one file (after a query failed on the day)."""
+    try:
+        con.execute(PROBE_SQL, {"files": [path]})
+    except duckdb.Error:
+        return False
+    return True
 
 
 def build_day(
-    lake: Lake, day: date | str, max_bad_input_share: float, force: bool = True
+    lake: Lake,
+    day: date | str,
+    max_bad_input_share: float,
+    force: bool = True,
+    memory_mb: int | None = None,
 ) -> DayResult:
     """Build the day's presence and manifest, or reuse them if built from the same inputs."""
     day = str(day)
@@ -122,49 +158,47 @@ def build_day(
             log.info("Presence of %s unchanged since it was built; reusing it", day)
             return DayResult(**{**old["result"], "status": "reused"})
 
-    # Logins are reduced per file (channel logins, blocklisted users) and dropped,
-    # so a day of hourly files never holds millions of login strings at once.
-    tables, bad, logins, bots = [], [], {}, {}
-    rows_in = 0
-    for key in inputs:
+    budget = memory_mb or load_settings().analysis_memory_mb
+    bad, rows_in = [], 0
+    with connect(budget) as (con, work):
+        good = {}
+        for key, path in local_copies(lake, list(inputs), work).items():
+            try:
+                rows_in += inspect_input(path)
+                good[key] = path
+            except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
+                log.warning("Skipping unreadable input %s: %s", key, exc)
+                bad.append(key)
+        _check_share(day, bad, inputs, max_bad_input_share)
+        local = str(Path(work) / "presence.parquet")
         try:
-            table = read_input(lake, key)
-        except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
-            log.warning("Skipping unreadable input %s: %s", key, exc)
-            bad.append(key)
-            continue
-        rows_in += table.num_rows
-        valid = valid_rows(table)
-        for channel, login in channel_logins(valid).items():
-            logins[channel] = max(login, logins.get(channel, login))
-        bots.update(known_bot_ids(valid["user_id"], valid["user_login"]))
-        tables.append(valid.select(["channel_id", "user_id", "source", "message_count"]))
-    share = len(bad) / len(inputs) if inputs else 0.0
-    if share > max_bad_input_share:
-        raise BadInputError(
-            f"{len(bad)} of {len(inputs)} input files of {day} are unreadable "
-            f"({share:.0%} > {max_bad_input_share:.0%}): {', '.join(bad[:20])}"
-        )
-    valid = pa.concat_tables(tables) if tables else read_empty().drop_columns(LOGIN_COLUMNS)
-    daily = dedupe(valid, day)
+            logins, bots, valid_rows, rows_out = _dedupe_to(con, list(good.values()), day, local)
+        except duckdb.Error as exc:  # a page past a good footer is broken: find it, skip it
+            log.warning("Presence query failed (%s); checking every input", exc)
+            for key in [k for k, path in good.items() if not _readable(con, path)]:
+                log.warning("Skipping unreadable input %s", key)
+                bad.append(key)
+                rows_in -= inspect_input(good.pop(key))
+            _check_share(day, sorted(bad), inputs, max_bad_input_share)
+            logins, bots, valid_rows, rows_out = _dedupe_to(con, list(good.values()), day, local)
+        lake.write_file(keys.daily_presence(day), local)
     result = DayResult(
         day=day,
         status="built",
         inputs=len(inputs),
-        bad_inputs=bad,
+        bad_inputs=sorted(bad),
         rows_in=rows_in,
-        rows_dropped=rows_in - valid.num_rows,
-        rows_out=daily.num_rows,
-        channels=len(pc.unique(daily["channel_id"])),
+        rows_dropped=rows_in - valid_rows,
+        rows_out=rows_out,
+        channels=len(logins),
         known_bots=len(bots),
     )
-    lake.write_parquet(keys.daily_presence(day), daily)
     lake.write_json(
         manifest_key,
         {
             "version": MANIFEST_VERSION,
             "inputs": inputs,
-            "channels": dict(sorted(logins.items())),
+            "channels": logins,
             "known_bots": {str(k): v for k, v in sorted(bots.items())},
             "result": result.as_dict(),
         },
@@ -173,7 +207,99 @@ def build_day(
     return result
 
 
-def read_empty() -> pa.Table:
-    """An empty table of the columns :func:`read_input` returns."""
-    names = ["channel_id", "channel_login", "user_id", "user_login", "source", "message_count"]
-    return pa.schema([PRESENCE.field(n) for n in names]).empty_table()
+def _check_share(day: str, bad: list[str], inputs: dict, max_share: float) -> None:
+    share = len(bad) / len(inputs) if inputs else 0.0
+    if share > max_share:
+        raise BadInputError(
+            f"{len(bad)} of {len(inputs)} input files of {day} are unreadable "
+            f"({share:.0%} > {max_share:.0%}): {', '.join(bad[:20])}"
+        )
+
+
+def _dedupe_to(con, urls: list[str], day: str, path: str) -> tuple[dict, dict, int, int]:
+    """Write the day's presence to the local ``path``; return logins, bots, valid and out rows."""
+    logins: dict[str, str] = {}
+    bots: dict[int, str] = {}
+    valid_rows = rows_out = 0
+    with pq.ParquetWriter(path, DAILY_PRESENCE, compression="zstd") as writer:
+        if not urls:
+            writer.write_table(DAILY_PRESENCE.empty_table())
+            return logins, bots, 0, 0
+        con.execute(VALID_ROWS_MACRO)
+        found = con.sql(
+            LOGINS_SQL, params={"files": urls, "bots": sorted(blocklist())}
+        ).to_arrow_table()
+        for ident, login, rows, bot in zip(
+            *(found[c].to_pylist() for c in found.column_names), strict=True
+        ):
+            if bot:
+                bots[ident] = login
+            else:
+                logins[str(ident)] = login
+                valid_rows += rows
+        reader = con.sql(DEDUPE_SQL, params={"files": urls, "day": day}).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            writer.write_table(pa.Table.from_batches([batch]).cast(DAILY_PRESENCE))
+            rows_out += batch.num_rows
+    return dict(sorted(logins.items())), bots, valid_rows, rows_out
+
+
+#: Distinct chatters per community over a window, bots removed as the overlap step removes
+#: them (blocklisted ids, and accounts in more than $share of the window's channels).
+AUDIENCE_SQL = """
+WITH pairs AS MATERIALIZED (
+    SELECT DISTINCT channel_id, user_id FROM read_parquet($files)
+), bots AS (
+    SELECT user_id FROM pairs GROUP BY user_id
+    HAVING count(*) > $share * (SELECT count(DISTINCT channel_id) FROM pairs)
+    UNION SELECT unnest($known::BIGINT[])
+), members AS (
+    SELECT unnest($channels::BIGINT[]) AS channel_id, unnest($community::INTEGER[]) AS community
+)
+SELECT community, count(*) AS audience FROM (
+    SELECT DISTINCT m.community, p.user_id
+    FROM pairs p JOIN members m USING (channel_id) ANTI JOIN bots b USING (user_id)
+) GROUP BY community
+"""
+
+
+def known_bots(lake: Lake, days: list[str]) -> list[int]:
+    """Ids of the blocklisted accounts seen on ``days`` (from the presence manifests)."""
+    found: set[int] = set()
+    for day in days:
+        if lake.exists(keys.daily_presence_manifest(day)):
+            manifest = lake.read_json(keys.daily_presence_manifest(day))
+            found.update(int(k) for k in manifest.get("known_bots", {}))
+    return sorted(found)
+
+
+def community_audience(
+    lake: Lake,
+    days: list[str],
+    channel_ids: np.ndarray,
+    community: np.ndarray,
+    bot_share: float | None = None,
+    memory_mb: int | None = None,
+) -> np.ndarray:
+    """Distinct chatters per community (index = community) over the daily presence of ``days``.
+
+    A chatter of several channels of one community counts once, unlike the sum
+    of the channels' chatters. With ``bot_share`` set, blocklisted accounts and
+    accounts in more than that share of the window's channels are left out, as
+    the overlap step leaves them out. Out of core, like :func:`build_day`.
+    """
+    found_days = [keys.daily_presence(d) for d in days if lake.exists(keys.daily_presence(d))]
+    audience = np.zeros(int(community.max()) + 1 if len(community) else 0, np.int64)
+    if not found_days or not len(audience):
+        return audience
+    params = {
+        "share": 1.0 if bot_share is None else bot_share,
+        "known": [] if bot_share is None else known_bots(lake, days),
+        "channels": np.asarray(channel_ids, np.int64).tolist(),
+        "community": np.asarray(community, np.int32).tolist(),
+    }
+    with connect(memory_mb or load_settings().analysis_memory_mb) as (con, work):
+        params["files"] = list(local_copies(lake, found_days, work).values())
+        found = con.sql(AUDIENCE_SQL, params=params).to_arrow_table()
+    audience[found["community"].to_numpy()] = found["audience"].to_numpy()
+    return audience

@@ -124,6 +124,7 @@ COMMUNITIES = pa.schema(
         pa.field("top_game", pa.string()),
         pa.field("top_language", pa.string()),
         pa.field("top_channels", pa.list_(pa.string())),  # biggest member logins
+        pa.field("audience", pa.int64()),  # distinct chatters of the community in the window
     ],
     metadata={"vieweratlas.schema": "communities/1"},
 )

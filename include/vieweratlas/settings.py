@@ -64,6 +64,7 @@ class Settings:
     overlap_engine: str = "local"  # "athena": pair counts by Athena (docs/scaling.md)
     athena_database: str = "vieweratlas"
     athena_workgroup: str = "vieweratlas"
+    analysis_memory_mb: int = 1200  # mw1.small worker: 2 GB shared by up to 5 tasks
 
     @property
     def is_s3(self) -> bool:

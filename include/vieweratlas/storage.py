@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import posixpath
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -69,6 +70,16 @@ class Lake:
         with self.fs.open(path, "wb", autocommit=False) as handle:
             handle.write(data)
         handle.commit()
+        return self.url(key)
+
+    def write_file(self, key: str, local_path: str) -> str:
+        """Stream the local file ``local_path`` to ``key`` atomically; return the key's URL."""
+        path = self.path(key)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        with open(local_path, "rb") as source:
+            with self.fs.open(path, "wb", autocommit=False) as handle:
+                shutil.copyfileobj(source, handle, 8 << 20)
+            handle.commit()
         return self.url(key)
 
     def read_bytes(self, key: str) -> bytes:

@@ -2,7 +2,11 @@
 
 Channel sizes follow a Zipf-like law; each user belongs to one planted
 community and visits a few channels, each inside that community with
-probability ``in_community`` and anywhere (by popularity) otherwise. Pairs come
+probability ``in_community`` and anywhere (by global popularity) otherwise.
+:func:`hard_spec` is the hard, Twitch-like setting the defaults are chosen on:
+in-community probability 0.3, channel audiences spanning 300 to 400 k
+(largest / smallest = 1,333), heavy-tailed community sizes, users in 1 to 10
+channels. Pairs come
 back on other days of the window with probability ``repeat``; a share of the
 rows are VOD rows. Known bots (blocklisted logins) and "lurker" accounts present
 in a large share of channels are mixed in. Everything is vectorised numpy, so
@@ -53,6 +57,28 @@ class SyntheticSpec:
     vod_share: float = 0.3  # share of rows of a VOD-publishing channel seen on VOD
     lurkers: int = 5  # accounts in ~half the channels (caught by the heuristic)
     seed: int = 0
+    max_visits: int = 0  # if set, channels per user ~ uniform 1..max_visits, else geometric
+    audience_ratio: float = 0.0  # largest / smallest channel weight; overrides zipf if > 0
+    community_zipf: float = 0.0  # community sizes ~ rank ** -community_zipf (0 = even)
+
+    @property
+    def channel_zipf(self) -> float:
+        """The Zipf exponent of channel sizes."""
+        if self.audience_ratio > 0 and self.channels > 1:
+            return float(np.log(self.audience_ratio) / np.log(self.channels))
+        return self.zipf
+
+
+def hard_spec(**overrides) -> SyntheticSpec:
+    """The hard planted setting (see the module docstring), with ``overrides``."""
+    knobs = {
+        "in_community": 0.3,
+        "audience_ratio": 400_000 / 300,
+        "max_visits": 10,
+        "community_zipf": 1.0,
+        "repeat": 0.05,
+    }
+    return SyntheticSpec(**{**knobs, **overrides})
 
 
 @dataclass
@@ -82,7 +108,10 @@ def _visits(spec: SyntheticSpec, rng: np.random.Generator, weight, planted):
     bounds = np.searchsorted(planted[order], np.arange(spec.communities + 1))
     community_weight = np.diff(cum[bounds])
     home = rng.choice(spec.communities, spec.users, p=community_weight / community_weight.sum())
-    count = rng.geometric(1.0 / spec.visits, spec.users)
+    if spec.max_visits:
+        count = rng.integers(1, spec.max_visits + 1, spec.users)
+    else:
+        count = rng.geometric(1.0 / spec.visits, spec.users)
     user = np.repeat(np.arange(spec.users, dtype=np.int64), count)
     inside = rng.random(len(user)) < spec.in_community
     lo = np.where(inside, cum[bounds[home[user]]], 0.0)
@@ -98,8 +127,12 @@ def generate(spec: SyntheticSpec) -> SyntheticWindow:
     rng = np.random.default_rng(spec.seed)
     n = spec.channels
     rank = rng.permutation(n) + 1
-    weight = rank.astype(np.float64) ** -spec.zipf
-    planted = rng.integers(0, spec.communities, n)
+    weight = rank.astype(np.float64) ** -spec.channel_zipf
+    if spec.community_zipf:
+        sizes = np.arange(1, spec.communities + 1, dtype=np.float64) ** -spec.community_zipf
+        planted = rng.choice(spec.communities, n, p=sizes / sizes.sum())
+    else:
+        planted = rng.integers(0, spec.communities, n)
     comm_game = rng.integers(0, len(GAMES), spec.communities)
     comm_lang = np.minimum(rng.geometric(0.4, spec.communities) - 1, len(LANGS) - 1)
     game = np.where(rng.random(n) < 0.8, comm_game[planted], rng.integers(0, len(GAMES), n))
@@ -128,12 +161,17 @@ def generate(spec: SyntheticSpec) -> SyntheticWindow:
     return SyntheticWindow(spec, channel_ids, planted, game, language, weight, days)
 
 
-def user_login(user_id: np.ndarray) -> np.ndarray:
+def user_login(user_id: np.ndarray) -> pa.Array:
     """Logins of synthetic users (known bots keep their real names)."""
-    names = np.char.add("user", user_id.astype(str)).astype(object)
-    for bot_id, login in KNOWN_BOTS.items():
-        names[user_id == bot_id] = login
-    return names
+    return _logins("user", user_id, KNOWN_BOTS)
+
+
+def _logins(prefix: str, ids: np.ndarray, known: dict[int, str] | None = None) -> pa.Array:
+    """``prefix`` + id as strings (Arrow kernels: fast for millions of rows)."""
+    text = pc.binary_join_element_wise(prefix, pc.cast(pa.array(ids, pa.int64()), pa.string()), "")
+    for known_id, login in (known or {}).items():
+        text = pc.if_else(pa.array(ids == known_id), login, text)
+    return text
 
 
 def daily_presence_table(window: SyntheticWindow, day_index: int, day: date) -> pa.Table:
@@ -159,11 +197,11 @@ def _presence(window, channel, user, source, content, start, rng) -> pa.Table:
     return pa.table(
         {
             "channel_id": cid,
-            "channel_login": np.char.add("chan_", cid.astype(str)),
+            "channel_login": _logins("chan_", cid),
             "user_id": user,
             "user_login": user_login(user),
-            "source": np.full(len(channel), source),
-            "content_id": pa.array([content] * len(channel), pa.string()),
+            "source": pa.repeat(pa.scalar(source), len(channel)),
+            "content_id": pa.repeat(pa.scalar(content, pa.string()), len(channel)),
             "first_seen": first,
             "last_seen": first + np.timedelta64(60_000, "ms"),
             "message_count": rng.integers(1, 20, len(channel)).astype(np.int32),
@@ -219,15 +257,77 @@ def write_snapshots(lake: Lake, window: SyntheticWindow, last_day: date, hours: 
                 lake.write_parquet(keys.raw_live_snapshot(day, h, f"collector-{c}"), table)
                 written += 1
             written += 1
-        vod_rows = np.flatnonzero(vod)
-        for ch in np.unique(channel[vod_rows]).tolist():
-            pick = vod_rows[channel[vod_rows] == ch]
-            vod_id = f"{day:%Y%m%d}{int(window.channel_ids[ch]) % 100_000:05d}"
-            start = np.datetime64(midnight.replace(tzinfo=None), "ms")
-            table = _presence(window, channel[pick], user[pick], "vod", vod_id, start, rng)
-            lake.write_parquet(keys.vod_presence(day, vod_id), table)
-            written += 1
+        written += _write_vods(lake, window, index, day, rng)
     return written
+
+
+def _write_vods(lake, window, index: int, day: date, rng, limit: int = 0) -> int:
+    """One VOD presence file per VOD-publishing channel (the ``limit`` biggest if set)."""
+    channel, user, vod = window.days[index]
+    vod_rows = np.flatnonzero(vod)
+    publishing = np.unique(channel[vod_rows])
+    if limit:
+        publishing = publishing[np.argsort(-window.popularity[publishing], kind="stable")[:limit]]
+    order = vod_rows[np.argsort(channel[vod_rows], kind="stable")]
+    bounds = np.searchsorted(channel[order], np.stack([publishing, publishing + 1]))
+    start = np.datetime64(datetime(day.year, day.month, day.day), "ms")
+    for ch, lo, hi in zip(publishing.tolist(), *bounds.tolist(), strict=True):
+        pick = order[lo:hi]
+        vod_id = f"{day:%Y%m%d}{int(window.channel_ids[ch]) % 100_000:05d}"
+        table = _presence(window, channel[pick], user[pick], "vod", vod_id, start, rng)
+        lake.write_parquet(keys.vod_presence(day, vod_id), table)
+    return len(publishing)
+
+
+def write_raw_day(
+    lake: Lake,
+    window: SyntheticWindow,
+    last_day: date,
+    top: int = 5000,
+    collectors: int = 2,
+    parts: int = 2,
+    max_vods: int = 200,
+) -> dict[str, int]:
+    """Write the window's last day as production raw input; return file and row counts.
+
+    Each channel streams one block of 2 to 14 hours; each hour only the ``top``
+    most popular live channels are collected (the collector's top-N list), so the
+    channel set churns hour by hour. A chatter stays for a run of consecutive
+    hours of the channel's block (~4 on average), so one (channel, user) pair is
+    several raw rows; each hour is split over ``collectors`` collectors and
+    ``parts`` incremental part files each. At most ``max_vods`` VODs (the most
+    popular VOD channels) are written, as one VOD run downloads a bounded number.
+    """
+    index = window.spec.days - 1
+    rng = np.random.default_rng(window.spec.seed + 3)
+    n = window.spec.channels
+    start, length = rng.integers(0, 24, n), rng.integers(2, 15, n)
+    live = (np.arange(24)[None, :] - start[:, None]) % 24 < length[:, None]
+    score = np.where(live, window.popularity[:, None], -1.0)
+    live &= np.argsort(np.argsort(-score, axis=0, kind="stable"), axis=0) < top
+    channel, user, vod = window.days[index]
+    ch, us = channel[~vod], user[~vod]
+    stay = np.minimum(rng.geometric(0.2, len(ch)), length[ch])
+    first = rng.integers(0, length[ch] - stay + 1)
+    rep = np.repeat(np.arange(len(ch)), stay)
+    step = np.arange(len(rep)) - np.repeat(np.cumsum(stay) - stay, stay)
+    hour = (start[ch[rep]] + first[rep] + step) % 24
+    keep = live[ch[rep], hour]
+    rep, hour = rep[keep], hour[keep]
+    file_of = (hour * collectors + window.channel_ids[ch[rep]] % collectors) * parts
+    file_of += rng.integers(0, parts, len(rep))
+    order = np.argsort(file_of, kind="stable")
+    bounds = np.searchsorted(file_of[order], np.arange(24 * collectors * parts + 1))
+    midnight = datetime(last_day.year, last_day.month, last_day.day)
+    for number in range(24 * collectors * parts):
+        pick = rep[order[bounds[number] : bounds[number + 1]]]
+        h, rest = divmod(number, collectors * parts)
+        name = f"collector-{rest // parts}-part-{rest % parts:04d}"
+        at = np.datetime64(midnight + timedelta(hours=h), "ms")
+        table = _presence(window, ch[pick], us[pick], "live", None, at, rng)
+        lake.write_parquet(f"{keys.raw_live_hour_prefix(last_day, h)}{name}.parquet", table)
+    vods = _write_vods(lake, window, index, last_day, rng, max_vods)
+    return {"live_files": 24 * collectors * parts, "live_rows": len(rep), "vod_files": vods}
 
 
 def write_daily_presence(lake: Lake, window: SyntheticWindow, last_day: date) -> int:

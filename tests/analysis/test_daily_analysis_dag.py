@@ -54,6 +54,9 @@ def test_dag_publishes_and_rerun_is_identical(load_dag, data_root, lake):
             keys.analysis_latest(name)
         ), name
     assert lake.read_bytes(keys.analysis_file(DAY, "map.png")).startswith(b"\x89PNG")
+    communities = lake.read_parquet(keys.analysis_file(DAY, "communities.parquet"))
+    audience, chatters = communities["audience"].to_numpy(), communities["chatters"].to_numpy()
+    assert ((audience > 0) & (audience <= chatters)).all()  # distinct chatters <= summed
     assert lake.read_bytes(keys.analysis_file(DAY, "nodes.csv")).startswith(b'"Id","Label"')
 
     page = lake.read_bytes(keys.analysis_latest("map.html")).decode()

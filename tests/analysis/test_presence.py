@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from tests.analysis.conftest import presence_table
 
 from vieweratlas import lake as keys
 from vieweratlas.presence import BadInputError, build_day
+from vieweratlas.schema import DAILY_PRESENCE
 
 DAY = "2026-03-02"
 
@@ -87,3 +90,75 @@ def test_empty_day_builds_an_empty_file(lake):
     result = build_day(lake, DAY, 0.1)
     assert (result.inputs, result.rows_out) == (0, 0)
     assert lake.read_parquet(keys.daily_presence(DAY)).num_rows == 0
+
+
+def test_part_files_of_one_hour_are_unioned_and_messages_summed(lake):
+    import pyarrow as pa
+
+    def part(rows, messages):
+        table = presence_table(rows)
+        return table.set_column(8, "message_count", pa.array(messages, pa.int32()))
+
+    for number, messages in enumerate([3, 4, 5]):
+        key = keys.raw_live_hour_prefix(DAY, 7) + f"c0-part-{number:04d}.parquet"
+        lake.write_parquet(key, part([(100, "alpha", 1, "u1", "live")], [messages]))
+    lake.write_parquet(
+        keys.raw_live_snapshot(DAY, 8, "c1"), part([(100, "alpha", 1, "u1", "live")], [10])
+    )
+    result = build_day(lake, DAY, 0.1, memory_mb=300)
+    assert (result.inputs, result.rows_in, result.rows_out) == (4, 4, 1)
+    table = lake.read_parquet(keys.daily_presence(DAY))
+    assert table["message_count"].to_pylist() == [22]
+    assert table.schema.metadata == DAILY_PRESENCE.metadata
+
+
+def test_a_broken_page_behind_a_good_footer_is_skipped_and_named(lake):
+    import io
+
+    import pyarrow.parquet as pq
+
+    _write_day(lake)
+    buffer = io.BytesIO()
+    rows = [(300 + i, f"c{i}", i, f"u{i}", "live") for i in range(2000)]
+    pq.write_table(presence_table(rows), buffer, compression="zstd")
+    data = bytearray(buffer.getvalue())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    data[4 : len(data) - footer] = bytes(len(data) - footer - 4)  # footer intact, pages garbled
+    bad_key = keys.raw_live_snapshot(DAY, 13, "c0")
+    lake.write_bytes(bad_key, bytes(data))
+    result = build_day(lake, DAY, max_bad_input_share=0.5)
+    assert result.bad_inputs == [bad_key]
+    assert (result.rows_in, result.rows_out, result.channels) == (6, 5, 2)
+
+
+def _daily(lake, day, pairs):
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "date": pa.array([date.fromisoformat(day)] * len(pairs), pa.date32()),
+            "channel_id": [c for c, _ in pairs],
+            "user_id": [u for _, u in pairs],
+            "source": ["live"] * len(pairs),
+            "message_count": [1] * len(pairs),
+        }
+    ).cast(DAILY_PRESENCE)
+    lake.write_parquet(keys.daily_presence(day), table)
+
+
+def test_community_audience_counts_each_chatter_once(lake):
+    import numpy as np
+
+    from vieweratlas.presence import community_audience
+
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]  # the last day has no presence
+    _daily(lake, days[0], [(100, 1), (100, 2), (100, 3), (100, 9), (200, 2), (200, 4), (300, 5)])
+    _daily(lake, days[1], [(100, 1), (100, 6), (300, 2), (300, 7), (400, 8)])
+    lake.write_json(keys.daily_presence_manifest(days[0]), {"known_bots": {"9": "nightbot"}})
+    channels, community = np.array([100, 200, 300]), np.array([0, 0, 1])
+    # community 0 = channels 100 + 200: {1, 2, 3, 4, 6, 9} (chatters summed: 5 + 2 = 7)
+    assert community_audience(lake, days, channels, community).tolist() == [6, 3]
+    # bots out: 9 is blocklisted; 2 is in 3 of the 4 channels seen (> 0.5 x 4)
+    audience = community_audience(lake, days, channels, community, bot_share=0.5)
+    assert audience.tolist() == [4, 2]
+    assert audience.dtype == np.int64
