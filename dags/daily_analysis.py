@@ -24,11 +24,23 @@ optional (empty = the default shown).
    sparse matrices, and a top-`top_k` cosine backbone.
 3. **communities**: Leiden or Louvain, seeded; modularity and sizes reported.
 4. **labels**: dominant game and language per community (viewer-weighted).
-5. **publish**: PNG and HTML maps, Gephi CSVs, tables and `summary.json` under
+5. **track**: each community matched to the nearest earlier analysed day's
+   (within `track_lookback_days`) by audience-weighted channel overlap: persistent
+   `community_uid` and `color_index`, the day's events (births, deaths, merges,
+   splits, grow/shrink, channel moves) and the timeline. `depends_on_past`:
+   day D is tracked only after D-1's track task succeeded or was skipped, so a
+   backfill tracks its days in date order even when its analyses run in
+   parallel. When the analysis of a day fails, its track task is skipped (not
+   failed), so the next day tracks against the nearest earlier tracked day.
+6. **publish**: PNG and HTML maps, Gephi CSVs, tables and `summary.json` under
    `analysis/daily/date=YYYY-MM-DD/`, copied to `analysis/latest/`; emits the
    `vieweratlas_analysis` asset (its event's extra: the map's URL path and the
    headline figures). Its *Twitch map* extra link opens the run's map.
-6. **notify**: a short summary to the SNS topic (or the task log, at INFO).
+7. **notify**: a short summary to the SNS topic (or the task log, at INFO).
+
+Re-running a day whose communities then change marks the later days tracked
+against it as stale (`_work/tracking.json`, `summary.json`, the notification);
+re-run them in order: `airflow backfill create ... --reprocess-behavior completed`.
 
 Logic lives in `vieweratlas.pipeline` and the stage modules it calls.
 """
@@ -101,8 +113,22 @@ def daily_analysis():
         lake, day, params = task_inputs(context)
         return labels_step(lake, day, params)
 
+    @task(depends_on_past=True, trigger_rule="all_done")
+    def track(label_stats: dict | None, **context) -> dict:
+        from vieweratlas.history import track_step
+        from vieweratlas.pipeline import task_inputs
+
+        if label_stats is None:  # the analysis failed: let the next day track past it
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException("no analysis for this date: nothing to track")
+        lake, day, params = task_inputs(context)
+        return track_step(lake, day, params)
+
     @task(outlets=[ANALYSIS])
-    def publish(presence, overlap_stats, community_stats, label_stats, **context) -> dict:
+    def publish(
+        presence, overlap_stats, community_stats, label_stats, track_stats, **context
+    ) -> dict:
         from vieweratlas.links import asset_extra
         from vieweratlas.pipeline import task_inputs
         from vieweratlas.publish import publish_step
@@ -113,6 +139,7 @@ def daily_analysis():
             "overlap": overlap_stats,
             "communities": community_stats,
             "labels": label_stats,
+            "track": track_stats,
         }
         summary = publish_step(lake, day, params, steps)
         context["outlet_events"][ANALYSIS].extra = asset_extra(summary)
@@ -128,7 +155,8 @@ def daily_analysis():
     found_overlap = overlap(presence)
     found = communities(found_overlap)
     labelled = labels(found)
-    notify(publish(presence, found_overlap, found, labelled))
+    tracked = track(labelled)
+    notify(publish(presence, found_overlap, found, labelled, tracked))
 
 
 daily_analysis()

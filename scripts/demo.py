@@ -89,6 +89,7 @@ def main() -> int:
     print("\nOutputs (this date, and the latest copy):")
     print(f"  static map   {lake.url(keys.analysis_latest('map.png'))}")
     print(f"  interactive  {lake.url(keys.analysis_latest('map.html'))}")
+    print(f"  timeline     {lake.url(keys.analysis_latest('timeline.html'))} (+ events.csv)")
     print(f"  summary      {lake.url(keys.analysis_latest('summary.json'))}")
     print(f"  Gephi CSVs   {lake.url(keys.analysis_latest('nodes.csv'))} (+ edges.csv)")
     print(f"  this date    {lake.url(keys.analysis_prefix(day))}")

@@ -210,6 +210,7 @@ def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str
                 f"  {rank}. {_clean(com.get('label') or 'unlabelled', 80)}: "
                 f"{_count(com.get('channels'))} channels, {_count(com.get('chatters'))} chatters"
             )
+    lines += _tracking_lines(summary.get("tracking"))
     links = summary.get("outputs") if isinstance(summary.get("outputs"), Mapping) else {}
     if links:
         lines += ["", "Outputs:"]
@@ -219,6 +220,36 @@ def summary_message(summary: Mapping[str, Any], settings: Settings) -> tuple[str
         lines += ["", f"Map: {base}{date_file_path(summary['date'])}"]
     lines += ["", f"Airflow: {base}/dags/daily_analysis"]
     return subject, "\n".join(lines)
+
+
+_CHANGES = (("birth", "births"), ("death", "deaths"), ("merge", "merges"), ("split", "splits"))
+_GROWTH = (("grow", "grew"), ("shrink", "shrank"), ("move", "channel moves"))
+
+
+def _tracking_lines(tracking: object) -> list[str]:
+    """Community changes since the previous analysed day (``summary["tracking"]``)."""
+    if not isinstance(tracking, Mapping) or not isinstance(tracking.get("events"), Mapping):
+        return []
+    counts, listed = tracking["events"], tracking.get("listed") or {}
+    since = tracking.get("previous_day")
+    if not since:
+        return ["", "Community tracking starts on this day (no earlier analysed day)."]
+    parts = [f"{_count(counts.get(k))} {word}" for k, word in _CHANGES + _GROWTH]
+    lines = ["", f"Changes since {_clean(since, 20)}: " + ", ".join(parts) + "."]
+    for kind, word in _CHANGES:
+        for event in (listed.get(kind) or [])[:TOP_COMMUNITIES]:
+            if not isinstance(event, Mapping):
+                continue
+            ids = " + ".join(map(str, event.get("from_uids") or [])) + " -> "
+            ids += " + ".join(map(str, event.get("to_uids") or []))
+            label = _clean(event.get("label") or "unlabelled", 80)
+            lines.append(f"  {word[:-1]}: {label} ({_clean(ids, 200)})")
+    stale = tracking.get("stale_days") or []
+    if stale:
+        lines.append(
+            f"  Stale until re-run (ids changed on this day): {_clean(', '.join(stale), 300)}"
+        )
+    return lines
 
 
 def publish(

@@ -232,10 +232,16 @@ ANALYSIS_OUTPUTS = (
     "communities.csv",
     "graph_nodes.parquet",
     "graph_edges.parquet",
+    "events.parquet",
+    "events.csv",
+    "timeline.png",
+    "timeline.html",
     "summary.json",
     "channel_neighbors.parquet",
     "channel_neighbors.csv",
 )
+#: Outputs written by the track step (a publish without it leaves them out of ``latest``).
+TRACKING_OUTPUTS = ("events.parquet", "events.csv", "timeline.png", "timeline.html")
 #: Intermediate files the analysis tasks hand each other (under ``_work/``).
 ANALYSIS_WORK = (
     "channels.parquet",
@@ -244,6 +250,7 @@ ANALYSIS_WORK = (
     "metadata.parquet",
     "pairs.parquet",  # every channel pair >= min_shared (overlap.PAIRS), in row groups
     "neighbors.parquet",  # each channel's top neighbours by shared weight (rows)
+    "tracking.json",  # the track step's state: tracked against which day
 )
 
 

@@ -129,6 +129,7 @@ def render_html(
             '<meta name="color-scheme" content="light dark">\n',
             f"<title>{heading}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n",
             f'<header><h1 dir="auto">{heading}</h1>',
+            '<a href="timeline.html" title="Communities over time; channel history">Timeline</a>',
             '<div id="find"><input id="search" type="search" autocomplete="off" ',
             'placeholder="Find a channel" aria-label="Find a channel (login or name)">',
             '<ol id="results"></ol></div>',

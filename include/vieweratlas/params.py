@@ -36,6 +36,12 @@ class AnalysisParams:
     bot_channel_share: float = 0.2
     max_bad_input_share: float = 0.1
     rebuild_presence: bool = False
+    track_lookback_days: int = 7
+    track_match_jaccard: float = 0.3
+    track_link_share: float = 0.5
+    track_min_part: float = 0.15
+    track_growth: float = 0.3
+    timeline_days: int = 30
 
     def __post_init__(self) -> None:
         checks = [
@@ -49,6 +55,12 @@ class AnalysisParams:
             (self.min_chatters >= 1, "min_chatters must be at least 1"),
             (0.0 < self.bot_channel_share <= 1.0, "bot_channel_share must be in (0, 1]"),
             (0.0 <= self.max_bad_input_share <= 1.0, "max_bad_input_share must be in [0, 1]"),
+            (1 <= self.track_lookback_days <= 90, "track_lookback_days must be 1-90"),
+            (0.0 < self.track_match_jaccard <= 1.0, "track_match_jaccard must be in (0, 1]"),
+            (0.5 <= self.track_link_share <= 1.0, "track_link_share must be in [0.5, 1]"),
+            (0.0 < self.track_min_part < 0.5, "track_min_part must be in (0, 0.5)"),
+            (0.0 < self.track_growth <= 10.0, "track_growth must be in (0, 10]"),
+            (2 <= self.timeline_days <= 366, "timeline_days must be 2-366"),
         ]
         for ok, message in checks:
             if not ok:
@@ -195,6 +207,60 @@ PARAM_SPECS: dict[str, dict[str, Any]] = {
         "Rebuild presence",
         "Rebuild every day's presence in the window, not only the analysed date and "
         "days whose inputs changed.",
+    ),
+    "track_lookback_days": _spec(
+        _D.track_lookback_days,
+        "integer",
+        "Tracking look-back (days)",
+        "Today's communities are matched to the nearest earlier analysed day at most "
+        "this many days back; past it, ids start afresh.",
+        minimum=1,
+        maximum=90,
+    ),
+    "track_match_jaccard": _spec(
+        _D.track_match_jaccard,
+        "number",
+        "Tracking: same community at Jaccard",
+        "A community keeps an earlier community's id (and colour) when their "
+        "audience-weighted Jaccard overlap is at least this.",
+        exclusiveMinimum=0,
+        maximum=1,
+    ),
+    "track_link_share": _spec(
+        _D.track_link_share,
+        "number",
+        "Tracking: merge/split share",
+        "A merge needs two communities that each sent at least this share of their "
+        "audience into one; a split, two communities each made of at least this share "
+        "of one earlier community.",
+        minimum=0.5,
+        maximum=1,
+    ),
+    "track_min_part": _spec(
+        _D.track_min_part,
+        "number",
+        "Tracking: smallest split part",
+        "A split part must hold at least this share of the earlier community's audience "
+        "(smaller offshoots are births).",
+        exclusiveMinimum=0,
+        exclusiveMaximum=0.5,
+    ),
+    "track_growth": _spec(
+        _D.track_growth,
+        "number",
+        "Tracking: grow/shrink threshold",
+        "A `grow` (`shrink`) event when a community's audience is at least 1 + this "
+        "times (at most 1 / (1 + this) times) the earlier day's.",
+        exclusiveMinimum=0,
+        maximum=10,
+    ),
+    "timeline_days": _spec(
+        _D.timeline_days,
+        "integer",
+        "Timeline (days)",
+        "Days shown in the timeline (`timeline.png` / `timeline.html`).",
+        minimum=2,
+        maximum=366,
     ),
 }
 

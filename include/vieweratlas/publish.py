@@ -54,6 +54,7 @@ def gephi_nodes(nodes: pa.Table, communities: pa.Table) -> pa.Table:
             "display_name": nodes["display_name"],
             "community": nodes["community"],
             "community_label": labels,
+            **{k: nodes[k] for k in ("community_uid",) if k in nodes.column_names},
             "chatters": nodes["chatters"],
             "viewers": nodes["viewers"],
             "game": nodes["game"],
@@ -104,6 +105,7 @@ def top_communities(communities: pa.Table, limit: int = TOP_COMMUNITIES) -> list
     """The biggest communities as plain dicts (summary.json, notification)."""
     rows = communities.slice(0, limit).to_pylist()
     keep = ("community", "label", "channels", "chatters", "top_game", "top_language")
+    keep += tuple(k for k in ("community_uid",) if k in communities.column_names)
     return [{**{k: r[k] for k in keep}, "top_channels": r["top_channels"][:3]} for r in rows]
 
 
@@ -213,6 +215,8 @@ def publish_step(lake: Lake, day: str, params: AnalysisParams, steps: dict) -> d
     summary = build_summary(lake, day, params, steps, nodes, edges, communities, timings)
     lake.write_json(keys.analysis_file(day, "summary.json"), summary)
     for name in keys.ANALYSIS_OUTPUTS:
+        if name in keys.TRACKING_OUTPUTS and "track" not in steps:
+            continue  # published without the track step (benchmark, tests)
         lake.copy(keys.analysis_file(day, name), keys.analysis_latest(name))
     log.info("Published %s: %s", day, summary["outputs"]["folder"])
     return summary
@@ -224,7 +228,7 @@ def build_summary(lake, day, params, steps, nodes, edges, communities, timings) 
     found = steps.get("communities", {})
     presence = steps.get("presence", [])
     seconds: dict[str, float] = {}
-    for step in ("overlap", "communities", "labels"):
+    for step in ("overlap", "communities", "labels", "track"):
         seconds.update(steps.get(step, {}).get("seconds", {}))
     seconds["presence"] = round(sum(p.get("seconds", 0) for p in presence), 3)
     seconds.update({k: round(v, 3) for k, v in timings.items()})
@@ -252,11 +256,17 @@ def build_summary(lake, day, params, steps, nodes, edges, communities, timings) 
         "bots": overlap.get("bots", {}),
         "modularity": found.get("modularity"),
         "top_communities": top_communities(communities),
+        "tracking": {k: v for k, v in steps.get("track", {}).items() if k != "seconds"},
         "seconds": seconds,
         "outputs": {
             "folder": lake.url(keys.analysis_prefix(day)),
             "latest": lake.url(keys.ANALYSIS_LATEST),
             "map_png": lake.url(keys.analysis_latest("map.png")),
             "map_html": lake.url(keys.analysis_latest("map.html")),
+            **(
+                {"timeline_html": lake.url(keys.analysis_latest("timeline.html"))}
+                if "track" in steps
+                else {}
+            ),
         },
     }

@@ -158,3 +158,33 @@ CHANNEL_NEIGHBORS = pa.schema(
     metadata={"vieweratlas.schema": "channel_neighbors/1"},
 )
 """Each channel's top 20 channels by shared audience (the full overlap, not the backbone)."""
+
+# -- community tracking (the track step) ------------------------------------------------
+
+TRACKING_FIELDS = (
+    pa.field("community_uid", pa.string(), nullable=False),  # persistent, never reused
+    pa.field("color_index", pa.int32(), nullable=False),  # palette index, kept while it persists
+)
+"""Columns the track step appends to COMMUNITIES (and ``community_uid`` to GRAPH_NODES)."""
+
+EVENT_TYPES = ("birth", "death", "merge", "split", "grow", "shrink", "move")
+
+COMMUNITY_EVENTS = pa.schema(
+    [
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("event", pa.string(), nullable=False),  # EVENT_TYPES
+        pa.field("community_uid", pa.string(), nullable=False),  # the community it is about
+        pa.field("label", pa.string()),  # today's label (the earlier one for deaths/splits)
+        pa.field("from_uids", pa.list_(pa.string())),  # earlier communities involved
+        pa.field("to_uids", pa.list_(pa.string())),  # today's communities involved
+        pa.field("channel_id", pa.int64()),  # moves only
+        pa.field("login", pa.string()),  # moves only
+        pa.field("chatters_before", pa.int64()),
+        pa.field("chatters_after", pa.int64()),
+        pa.field("channels_before", pa.int32()),
+        pa.field("channels_after", pa.int32()),
+        pa.field("change", pa.float64()),  # audience after / before - 1, when both exist
+    ],
+    metadata={"vieweratlas.schema": "community_events/1"},
+)
+"""One row per community event or channel move of one day (``events.parquet``)."""

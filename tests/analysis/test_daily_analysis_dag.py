@@ -64,6 +64,12 @@ def test_dag_publishes_and_rerun_is_identical(load_dag, data_root, lake):
     assert "alert(1)" in page  # present, but only as escaped text
     nodes = lake.read_parquet(keys.analysis_latest("graph_nodes.parquet"))
     assert HOSTILE in nodes["login"].to_pylist()
+    # tracked: the first analysed day starts the ids; the timeline escapes logins too
+    assert summary["tracking"]["previous_day"] is None
+    assert summary["tracking"]["communities"] == summary["counts"]["communities"]
+    assert len(set(nodes["community_uid"].to_pylist())) == summary["counts"]["communities"]
+    timeline = lake.read_bytes(keys.analysis_latest("timeline.html")).decode()
+    assert HOSTILE not in timeline and "Content-Security-Policy" in timeline
 
     first = {n: lake.read_bytes(keys.analysis_file(DAY, n)) for n in ("edges.csv", "nodes.csv")}
     first["communities"] = lake.read_bytes(keys.analysis_file(DAY, "communities.parquet"))

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,26 +118,25 @@ class AirflowStack:
             time.sleep(2)
         raise StackError(f"airflow {' '.join(args)} failed:\n{out}\n{err[-3000:]}")
 
-    def cli_in_background(self, *args: str, timeout: float = 120) -> Future:
-        """:meth:`cli` in a thread, so slow CLI start-up overlaps other work."""
-        pool = ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(self.cli, *args, timeout=timeout)
-        pool.shutdown(wait=False)
-        return future
-
-    def start(self) -> None:
-        """Migrate the metadata DB, then start every component in its own process group."""
+    def start(self, without: tuple[str, ...] = ()) -> None:
+        """Migrate the metadata DB, then start every component (but ``without``)."""
         self.cli("db", "migrate", timeout=180)
-        for name, args in self.COMPONENTS:
-            log = (self.home / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [AIRFLOW, *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            log.close()
+        for name, _ in self.COMPONENTS:
+            if name not in without:
+                self.start_component(name)
+
+    def start_component(self, name: str) -> None:
+        """Start one component in its own process group."""
+        args = dict(self.COMPONENTS)[name]
+        log = (self.home / f"{name}.log").open("wb")
+        self.procs[name] = subprocess.Popen(
+            [AIRFLOW, *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
 
     def stop(self) -> None:
         """Terminate every process this stack started (groups, then stray descendants)."""
@@ -204,7 +202,7 @@ class AirflowStack:
             f"{self.base_url}/api/v2/{path.lstrip('/')}",
             json=body,
             headers={"Authorization": f"Bearer {self._token}"},
-            timeout=30,
+            timeout=120,  # a loaded CI machine can take long to answer
         )
         if reply.status_code not in ok:
             raise StackError(f"{method} {path} -> {reply.status_code}: {reply.text[:500]}")
@@ -221,6 +219,22 @@ class AirflowStack:
             time.sleep(2)
         errors = self.api("GET", "importErrors")
         raise StackError(f"DAGs {dag_ids} not parsed in {timeout}s: {errors}\n{self.logs()}")
+
+    def create_backfill(self, body: dict, attempts: int = 15) -> dict:
+        """What the UI's Backfill form does; retried while SQLite is locked (503).
+
+        On SQLite Airflow refuses a backfill while another component writes
+        ("Database is locked ... not supported on SQLite under concurrent access")
+        and creates nothing, so trying again is safe.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.api("POST", "backfills", body)
+            except StackError as exc:
+                if "-> 503" not in str(exc) or attempt == attempts:
+                    raise
+                time.sleep(3)
+        raise StackError("unreachable")
 
     def unpause(self, dag_id: str) -> None:
         """What the UI's toggle does."""
@@ -265,6 +279,15 @@ class AirflowStack:
                 states = {r["dag_run_id"]: r["state"] for r in runs}
                 raise StackError(f"{dag_id} runs not finished in {timeout}s: {states}")
             time.sleep(2)
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        """One (unmapped) task instance of a run, as the API returns it."""
+        return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """What the UI's Clear does for these tasks of one run (they run again)."""
+        body = {"dry_run": False, "only_failed": False, "dag_run_id": run_id, "task_ids": task_ids}
+        self.api("POST", f"dags/{dag_id}/clearTaskInstances", body)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         """Task id -> state of one run."""
