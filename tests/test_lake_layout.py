@@ -20,6 +20,16 @@ def test_partitioned_keys():
     assert lake.partition_date("channels/current.json") is None
 
 
+def test_presence_manifest_is_hidden_from_athena_but_dated_for_retention():
+    key = lake.daily_presence_manifest("2026-01-02")
+    assert key == "curated/daily_presence/date=2026-01-02/_manifest.json"
+    assert key.rsplit("/", 1)[0] == lake.daily_presence("2026-01-02").rsplit("/", 1)[0]
+    assert lake.partition_date(key) == date(2026, 1, 2)
+    assert lake.daily_presence_legacy_manifest("2026-01-02").endswith(
+        "/date=2026-01-02/manifest.json"
+    )
+
+
 @pytest.mark.parametrize(
     "bad", ["../x", "a/b", "UPPER", "", "a" * 26, "<script>", "naïve", "x y", "a\nb"]
 )

@@ -218,7 +218,17 @@ ANALYSIS_LATEST = "analysis/latest/"
 
 
 def daily_presence_manifest(day: date | datetime | str) -> str:
-    """What one day's presence was built from: inputs, bad inputs, channel logins (JSON)."""
+    """What one day's presence was built from: inputs, bad inputs, channel logins (JSON).
+
+    Named ``_manifest.json``: the folder is a partition of the ``daily_presence``
+    Glue table, and Athena reads every object there except names starting with
+    ``_`` or ``.``, so only Parquet may be visible next to ``presence.parquet``.
+    """
+    return f"{DAILY_PRESENCE.prefix}/date={_day(day)}/_manifest.json"
+
+
+def daily_presence_legacy_manifest(day: date | datetime | str) -> str:
+    """Where lakes written before the rename hold the manifest (read, then moved away)."""
     return f"{DAILY_PRESENCE.prefix}/date={_day(day)}/manifest.json"
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from vieweratlas import lake as keys
 from vieweratlas.params import AnalysisParams, ParamsError, analysis_day, window
-from vieweratlas.presence import BadInputError, build_day
+from vieweratlas.presence import BadInputError, build_day, read_manifest
 from vieweratlas.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -202,12 +202,9 @@ def read_window_meta(lake: Lake, days: list[str]) -> tuple[dict[str, str], np.nd
     bots: set[int] = set()
     missing: list[str] = []
     for day in days:
-        manifest_key = keys.daily_presence_manifest(day)
         if not lake.exists(keys.daily_presence(day)):
             missing.append(day)
-        if not lake.exists(manifest_key):
-            continue
-        manifest = lake.read_json(manifest_key)
+        manifest = read_manifest(lake, day) or {}
         logins.update(manifest.get("channels", {}))
         bots.update(int(k) for k in manifest.get("known_bots", {}))
     return logins, np.array(sorted(bots), dtype=np.int64), missing

@@ -141,6 +141,23 @@ def _readable(con, path: str) -> bool:
     return True
 
 
+def read_manifest(lake: Lake, day: date | str) -> dict | None:
+    """The day's presence manifest, or None; falls back to the pre-rename ``manifest.json``."""
+    for key in (keys.daily_presence_manifest(day), keys.daily_presence_legacy_manifest(day)):
+        if lake.exists(key):
+            return lake.read_json(key)
+    return None
+
+
+def write_manifest(lake: Lake, day: date | str, manifest: dict) -> str:
+    """Write the day's manifest and delete a legacy ``manifest.json`` (Athena would read it)."""
+    url = lake.write_json(keys.daily_presence_manifest(day), manifest)
+    legacy = keys.daily_presence_legacy_manifest(day)
+    if lake.exists(legacy):
+        lake.delete([legacy])
+    return url
+
+
 def build_day(
     lake: Lake,
     day: date | str,
@@ -151,12 +168,13 @@ def build_day(
     """Build the day's presence and manifest, or reuse them if built from the same inputs."""
     day = str(day)
     inputs = day_inputs(lake, day)
-    manifest_key = keys.daily_presence_manifest(day)
-    if not force and lake.exists(manifest_key) and lake.exists(keys.daily_presence(day)):
-        old = lake.read_json(manifest_key)
-        if old.get("version") == MANIFEST_VERSION and old.get("inputs") == inputs:
-            log.info("Presence of %s unchanged since it was built; reusing it", day)
-            return DayResult(**{**old["result"], "status": "reused"})
+    old = (read_manifest(lake, day) if not force else None) or {}
+    same = old.get("version") == MANIFEST_VERSION and old.get("inputs") == inputs
+    if same and lake.exists(keys.daily_presence(day)):
+        log.info("Presence of %s unchanged since it was built; reusing it", day)
+        if not lake.exists(keys.daily_presence_manifest(day)):
+            write_manifest(lake, day, old)  # a legacy manifest: move it out of the way
+        return DayResult(**{**old["result"], "status": "reused"})
 
     budget = memory_mb or load_settings().analysis_memory_mb
     bad, rows_in = [], 0
@@ -193,8 +211,9 @@ def build_day(
         channels=len(logins),
         known_bots=len(bots),
     )
-    lake.write_json(
-        manifest_key,
+    write_manifest(
+        lake,
+        day,
         {
             "version": MANIFEST_VERSION,
             "inputs": inputs,
@@ -267,9 +286,8 @@ def known_bots(lake: Lake, days: list[str]) -> list[int]:
     """Ids of the blocklisted accounts seen on ``days`` (from the presence manifests)."""
     found: set[int] = set()
     for day in days:
-        if lake.exists(keys.daily_presence_manifest(day)):
-            manifest = lake.read_json(keys.daily_presence_manifest(day))
-            found.update(int(k) for k in manifest.get("known_bots", {}))
+        manifest = read_manifest(lake, day) or {}
+        found.update(int(k) for k in manifest.get("known_bots", {}))
     return sorted(found)
 
 

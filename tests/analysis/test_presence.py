@@ -64,6 +64,31 @@ def test_reuses_a_built_day_until_its_inputs_change(lake):
     assert (again.status, again.channels) == ("built", 3)
 
 
+def test_a_legacy_manifest_is_read_reused_and_moved_out_of_the_partition(lake):
+    from vieweratlas.pipeline import read_window_meta
+    from vieweratlas.presence import known_bots, read_manifest
+
+    _write_day(lake)
+    build_day(lake, DAY, 0.1)
+    new, legacy = keys.daily_presence_manifest(DAY), keys.daily_presence_legacy_manifest(DAY)
+    assert lake.list(keys.DAILY_PRESENCE.prefix) == [new, keys.daily_presence(DAY)]
+    lake.write_bytes(legacy, lake.read_bytes(new))  # a lake written before the rename
+    lake.delete([new])
+    assert read_manifest(lake, DAY)["channels"] == {"100": "alpha", "200": "beta"}
+    assert known_bots(lake, [DAY]) == [2]
+    logins, bots, missing = read_window_meta(lake, [DAY, "2026-03-03"])
+    assert (logins, bots.tolist(), missing) == (
+        {"100": "alpha", "200": "beta"},
+        [2],
+        ["2026-03-03"],
+    )
+    assert build_day(lake, DAY, 0.1, force=False).status == "reused"
+    assert not lake.exists(legacy) and lake.exists(new)
+    lake.write_bytes(legacy, lake.read_bytes(new))
+    assert build_day(lake, DAY, 0.1).status == "built"  # a rebuild removes it too
+    assert lake.list(keys.DAILY_PRESENCE.prefix) == [new, keys.daily_presence(DAY)]
+
+
 def test_corrupt_inputs_are_skipped_and_named_or_fail_the_day(lake):
     _write_day(lake)
     bad_key = keys.raw_live_snapshot(DAY, 12, "c0")

@@ -76,3 +76,66 @@ def test_workgroup_enforces_cutoff_encryption_and_results_in_the_data_bucket(res
     result = config["ResultConfiguration"]
     assert result["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
     assert "${DataBucket}" in json.dumps(result["OutputLocation"])
+
+
+def glue_type(arrow: pa.DataType) -> str:
+    """The Glue type of an Arrow type as read back from Parquet (list item names vary)."""
+    if pa.types.is_list(arrow):
+        return f"array<{glue_type(arrow.value_type)}>"
+    return GLUE_TYPES.get(arrow, str(arrow))
+
+
+def glue_prefixes(resources: dict) -> dict[str, str]:
+    """Each Glue table's location as a key prefix of the lake (``${DataPrefix}/`` removed)."""
+    root = "s3://${DataBucket}/${DataPrefix}/"
+    found = {}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Glue::Table":
+            spec = resource["Properties"]["TableInput"]
+            location = spec["StorageDescriptor"]["Location"]["Fn::Sub"]
+            assert location.startswith(root), location
+            found[spec["Name"]] = location[len(root) :]
+    return found
+
+
+def test_every_object_under_a_glue_table_is_parquet_after_a_real_run(resources, lake):
+    """Athena reads every object in a partition except ``_*``/``.*``: only Parquet may be there.
+
+    Runs the daily_analysis chain (presence, overlap, communities, labels, track,
+    publish) on a synthetic window, then lists each table's location in the lake.
+    """
+    from datetime import date
+
+    from vieweratlas.history import track_step
+    from vieweratlas.params import AnalysisParams, window
+    from vieweratlas.pipeline import communities_step, labels_step, overlap_step, presence_step
+    from vieweratlas.publish import publish_step
+    from vieweratlas.synthetic import SyntheticSpec, generate, write_snapshots
+
+    day = "2026-03-02"
+    spec = SyntheticSpec(channels=40, users=2_500, communities=4, days=2, lurkers=2, seed=11)
+    write_snapshots(lake, generate(spec), date.fromisoformat(day), hours=2)
+    params = AnalysisParams.from_mapping({"window_days": 2, "min_chatters": 5, "top_k": 5})
+    steps: dict = {"presence": [presence_step(lake, d, day, params) for d in window(day, 2)]}
+    steps["overlap"] = overlap_step(lake, day, params)
+    steps["communities"] = communities_step(lake, day, params)
+    steps["labels"] = labels_step(lake, day, params)
+    steps["track"] = track_step(lake, day, params)
+    publish_step(lake, day, params, steps)
+
+    prefixes = glue_prefixes(resources)
+    assert set(prefixes) == {athena.PRESENCE_TABLE, "raw_live", *keys.ANALYSIS_TABLES}
+    for name, prefix in prefixes.items():
+        found = lake.list(prefix)
+        visible = [k for k in found if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
+        assert visible, f"{name}: nothing written under {prefix}"
+        assert all(k.endswith(".parquet") for k in visible), (name, visible)
+        columns = {
+            c["Name"]: c["Type"] for c in table(resources, name)["StorageDescriptor"]["Columns"]
+        }
+        for key in visible:
+            written = lake.parquet_file(key).schema_arrow  # a real Parquet footer
+            if name in keys.ANALYSIS_TABLES:  # every published column is declared, same type
+                got = {f.name: glue_type(f.type) for f in written}
+                assert got == {n: columns[n] for n in got}, (name, got)
+    assert lake.exists(keys.daily_presence_manifest(day))  # hidden, not gone

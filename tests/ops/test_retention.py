@@ -70,6 +70,23 @@ def test_deletes_only_partitions_older_than_each_window(lake):
     assert again["objects"] == 0  # idempotent
 
 
+def test_presence_manifests_go_and_stay_with_their_partition(lake):
+    old, kept = TODAY - timedelta(days=91), TODAY - timedelta(days=90)
+    named = {
+        day: [
+            layout.daily_presence(day),
+            layout.daily_presence_manifest(day),
+            layout.daily_presence_legacy_manifest(day),
+        ]
+        for day in (old, kept)
+    }
+    for key in named[old] + named[kept]:
+        lake.write_bytes(key, b"{}")
+    report = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
+    assert report["datasets"]["daily_presence"]["objects"] == 3
+    assert lake.list(layout.DAILY_PRESENCE.prefix) == sorted(named[kept])
+
+
 def test_dry_run_lists_but_changes_nothing(lake):
     sizes, doomed = seed(lake, TODAY)
 
