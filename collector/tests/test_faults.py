@@ -59,10 +59,23 @@ def test_unanswered_joins_are_retried_logged_and_reported(tmp_path, twitch, capl
     assert any(r.getMessage() == "channels not joined" for r in caplog.records)
 
 
-def test_a_blackholed_connection_is_replaced_within_the_deadline(tmp_path, twitch):
+@pytest.mark.parametrize(
+    ("silence_limit", "pong_timeout", "low", "high"),
+    [
+        # The PONG deadline alone: PING at 4 s of quiet, no answer 0.5 s later, replaced
+        # well before the 8 s silence limit could fire.
+        (8.0, 0.5, 3.5, 6.5),
+        # The silence limit alone: the PING's 30 s deadline never comes into play.
+        (1.0, 30.0, 0.8, 2.5),
+    ],
+    ids=["pong-deadline", "silence-limit"],
+)
+def test_a_blackholed_connection_is_replaced_within_the_deadline(
+    tmp_path, twitch, silence_limit, pong_timeout, low, high
+):
     config = make_config(
         tmp_path, twitch, (tmp_path / "lake").as_uri(), ["a_chan"],
-        silence_limit=1.0, pong_timeout=0.5,
+        silence_limit=silence_limit, pong_timeout=pong_timeout,
     )  # fmt: skip
     collector = Collector(config, clock=FakeClock(T0 + 60))
 
@@ -81,8 +94,7 @@ def test_a_blackholed_connection_is_replaced_within_the_deadline(tmp_path, twitc
 
     code, detected = run_until(collector, scenario)
     assert code == 0
-    # PING after half the silence limit (0.5 s), no answer within 0.5 s: gone by ~1 s.
-    assert 0.5 < detected < 2.5
+    assert low < detected < high
 
 
 def test_reconnect_opens_the_replacement_first_and_counts_overlap_once(tmp_path, twitch):
@@ -225,6 +237,26 @@ def test_test_clock_runs_fast_from_its_start():
     time.sleep(0.2)
     assert T0 + 3599 <= first < T0 + 3600.5
     assert clock() - first >= 190  # 0.2 s real = 200 s of test time
+
+
+@pytest.mark.parametrize(
+    "start", ["2026-11-22T04:59:59Z", "2026-11-22T05:59:59+01:00", "2026-11-22T04:59:59"]
+)
+def test_test_clock_start_is_utc_whatever_the_local_zone(monkeypatch, start):
+    monkeypatch.setenv("TZ", "America/New_York")  # a naive START still means UTC
+    time.tzset()
+    try:
+        settings, _ = load([], {"COLLECTOR_TEST_CLOCK": f"{start}/3600"})
+        assert T0 + 3599 <= settings.clock()() < T0 + 3600
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize("raw", ["yesterday/10", "2026-11-22T04:59:59Z", "2026-11-22T04:59Z/0"])
+def test_a_bad_test_clock_names_the_variable(raw):
+    with pytest.raises(SettingsError, match="COLLECTOR_TEST_CLOCK"):
+        load([], {"COLLECTOR_TEST_CLOCK": raw})
 
 
 def test_static_channel_list_logs_rejected_entries(caplog):
