@@ -60,18 +60,18 @@ def test_unanswered_joins_are_retried_logged_and_reported(tmp_path, twitch, capl
 
 
 @pytest.mark.parametrize(
-    ("silence_limit", "pong_timeout", "low", "high"),
+    ("silence_limit", "pong_timeout", "low", "high", "pong_late"),
     [
         # The PONG deadline alone: PING at 4 s of quiet, no answer 0.5 s later, replaced
-        # well before the 8 s silence limit could fire.
-        (8.0, 0.5, 3.5, 6.5),
+        # (~4.6 s) well before the 8 s silence limit could fire.
+        (8.0, 0.5, 3.5, 7.0, True),
         # The silence limit alone: the PING's 30 s deadline never comes into play.
-        (1.0, 30.0, 0.8, 2.5),
+        (1.0, 30.0, 0.8, 2.5, False),
     ],
     ids=["pong-deadline", "silence-limit"],
 )
 def test_a_blackholed_connection_is_replaced_within_the_deadline(
-    tmp_path, twitch, silence_limit, pong_timeout, low, high
+    tmp_path, twitch, caplog, silence_limit, pong_timeout, low, high, pong_late
 ):
     config = make_config(
         tmp_path, twitch, (tmp_path / "lake").as_uri(), ["a_chan"],
@@ -92,40 +92,54 @@ def test_a_blackholed_connection_is_replaced_within_the_deadline(
         await until(lambda: collector.messages_total == 1)
         return detected
 
-    code, detected = run_until(collector, scenario)
+    with caplog.at_level(logging.WARNING):
+        code, detected = run_until(collector, scenario)
     assert code == 0
     assert low < detected < high
+    gave_up = [r for r in caplog.records if r.getMessage() == "server silent; reconnecting"]
+    assert [r.pong_late for r in gave_up] == [pong_late]
 
 
 def test_reconnect_opens_the_replacement_first_and_counts_overlap_once(tmp_path, twitch):
     channels = [f"chan_{i}" for i in range(6)]
+    late = channels[3:]  # the replacement cannot join these until the test lets it
     config = make_config(tmp_path, twitch, (tmp_path / "lake").as_uri(), channels,
-                         join_timeout=1.0)  # fmt: skip
+                         join_timeout=0.3)  # fmt: skip
     collector = Collector(config, clock=FakeClock(T0 + 60))
 
     async def scenario():
         await until(lambda: set(channels) <= twitch.joined() and len(twitch.clients) == 1)
         old = twitch.clients[0]
-        # The replacement's first JOIN of three channels goes unanswered: for a second,
-        # only the old socket carries them.
-        twitch.ignore_joins = {c: 1 for c in channels[3:]}
+        twitch.ignore_joins = dict.fromkeys(late, 10**6)
         twitch.reconnect_all(close=False)  # the old socket keeps delivering during the handover
-        await until(lambda: twitch.connections_total == 2)
-        # While both sockets are open, the same messages (same ids) reach both.
-        for _ in range(5):
-            twitch.broadcast([privmsg(c, "alice", 1) for c in channels])
-            await asyncio.sleep(0.05)
+        await until(lambda: len(twitch.clients) == 2)
+        new = next(c for c in twitch.clients if c is not old)
+        await until(lambda: set(channels[:3]) <= new.channels)
+        # The same messages (same ids) reach both sockets; only the old one reads the late three.
+        early = [privmsg(c, "alice", 1) for c in channels]
+        twitch.broadcast(early)
+        await until(lambda: collector.messages_total == 6)
+        # Two late channels join the replacement while the third keeps the handover open;
+        # Twitch then delivers there, on the new socket, messages the old one already had.
+        twitch.ignore_joins = {late[2]: 10**6}
+        await until(lambda: set(late[:2]) <= new.channels)
+        assert old in twitch.clients and late[2] not in new.channels  # still handing over
+        twitch.send_to(new, [early[3], early[4], privmsg(late[0], "carol", 3)])
+        await until(lambda: collector.messages_total >= 7)  # carol came after the repeats
+        twitch.ignore_joins = {}
         await until(lambda: old not in twitch.clients)  # the collector closed the old one
-        await until(lambda: set(channels) <= twitch.joined())
+        await until(lambda: set(channels) <= new.channels)
         twitch.broadcast([privmsg(c, "bob", 2) for c in channels])
-        await until(lambda: collector.messages_total >= 36)
+        await until(lambda: collector.messages_total >= 13)
         await asyncio.sleep(0.2)
+        return collector.messages_total
 
-    code, _ = run_until(collector, scenario)
-    assert code == 0
+    code, total = run_until(collector, scenario)
+    assert code == 0 and total == 13
     assert counts(collector.lake, HOUR, collector.id) == {
-        **{(c, "alice"): 5 for c in channels},
+        **{(c, "alice"): 1 for c in channels},
         **{(c, "bob"): 1 for c in channels},
+        (late[0], "carol"): 1,
     }
 
 
