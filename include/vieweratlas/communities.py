@@ -108,6 +108,7 @@ def detect(
         quality = graph.modularity(raw.tolist(), weights="weight", resolution=resolution)
         if best is None or quality > best_quality + 1e-12:
             best, best_quality = raw, quality
+    assert best is not None  # runs >= 1
     membership = renumber(best)
     quality = graph.modularity(membership.tolist(), weights="weight") if len(src) else 0.0
     sizes = np.bincount(membership).tolist()

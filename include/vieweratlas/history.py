@@ -52,15 +52,10 @@ def thresholds(params: AnalysisParams) -> Thresholds:
     )
 
 
-MAP_PNG_PALETTE_SIZE = 20  # len(map_png.PALETTE): read without importing matplotlib here
-
-
 def palette_size() -> int:
     """Colours the maps draw (indices past it are drawn grey)."""
-    try:
-        from vieweratlas.palette import PALETTE  # type: ignore[import-not-found]
-    except ImportError:
-        return MAP_PNG_PALETTE_SIZE
+    from vieweratlas.palette import PALETTE
+
     return len(PALETTE)
 
 
@@ -175,7 +170,8 @@ def _with_tracking(communities: pa.Table, nodes: pa.Table, result: Tracked) -> t
 def mark_stale(lake: Lake, day: str, new_fingerprint: str, lookback: int) -> list[str]:
     """Mark later days tracked against an older result of ``day`` as stale; return them."""
     stale: list[str] = []
-    anchor, anchor_fp = day, new_fingerprint
+    anchor: str = day
+    anchor_fp: str | None = new_fingerprint
     while True:
         follower = None
         for ahead in range(1, lookback + 1):

@@ -100,7 +100,7 @@ def draw_map(nodes: pa.Table, positions: np.ndarray, communities: pa.Table, titl
         zorder=2,
     )
     placed: list = []
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg canvas
     _label_communities(ax, renderer, placed, communities, community, positions)
     _name_channels(ax, renderer, placed, nodes, positions, chatters)
     _legend(fig, (MAP_IN / width, MAP_IN / height), communities, colour_of)

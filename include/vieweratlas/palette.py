@@ -73,4 +73,5 @@ def centroids(community: np.ndarray, positions: np.ndarray, ids: np.ndarray) -> 
 
 def rgba(hex_colour: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
     """Matplotlib RGBA floats of a ``#RRGGBB`` colour."""
-    return (*(int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)), alpha)
+    red, green, blue = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return (red, green, blue, alpha)

@@ -104,7 +104,14 @@ def channel_neighbors(nodes: pa.Table, own: pa.Array, rows: pa.Table) -> pa.Tabl
 def top_communities(communities: pa.Table, limit: int = TOP_COMMUNITIES) -> list[dict]:
     """The biggest communities as plain dicts (summary.json, notification)."""
     rows = communities.slice(0, limit).to_pylist()
-    keep = ("community", "label", "channels", "chatters", "top_game", "top_language")
+    keep: tuple[str, ...] = (
+        "community",
+        "label",
+        "channels",
+        "chatters",
+        "top_game",
+        "top_language",
+    )
     keep += tuple(k for k in ("community_uid",) if k in communities.column_names)
     return [{**{k: r[k] for k in keep}, "top_channels": r["top_channels"][:3]} for r in rows]
 

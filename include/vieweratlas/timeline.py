@@ -52,10 +52,8 @@ class Timeline:
 
 def palette() -> tuple[tuple[str, ...], str]:
     """The maps' palette and the colour of communities without one."""
-    try:
-        from vieweratlas.palette import OTHER, PALETTE  # type: ignore[import-not-found]
-    except ImportError:
-        from vieweratlas.map_png import OTHER, PALETTE
+    from vieweratlas.palette import OTHER, PALETTE
+
     return tuple(PALETTE), OTHER
 
 

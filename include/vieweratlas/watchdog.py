@@ -218,7 +218,7 @@ def dag_import_errors(dags_folder: str) -> dict[str, str]:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.0
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(dag_folder=dags_folder, load_op_links=False)
     errors: dict[str, str] = {}
