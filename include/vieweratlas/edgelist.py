@@ -150,8 +150,9 @@ def import_overlap(
 def analyse_imported(
     lake: Lake, day: str, edges_csv: bytes, labels_csv: bytes, params: AnalysisParams
 ) -> dict:
-    """Import, then backbone -> communities -> labels -> publish; the summary dict."""
+    """Import, then backbone -> communities -> labels -> track -> publish; the summary dict."""
     from vieweratlas import pipeline
+    from vieweratlas.history import track_step
     from vieweratlas.publish import publish_step
 
     params = replace(params, window_days=1)  # the edge list is one window
@@ -160,4 +161,5 @@ def analyse_imported(
     steps["overlap"] = {**imported, **pipeline.backbone_from_pairs(lake, day, params)}
     steps["communities"] = pipeline.communities_step(lake, day, params)
     steps["labels"] = pipeline.labels_step(lake, day, params)
+    steps["track"] = track_step(lake, day, params)
     return publish_step(lake, day, params, steps)
