@@ -59,10 +59,23 @@ def test_unanswered_joins_are_retried_logged_and_reported(tmp_path, twitch, capl
     assert any(r.getMessage() == "channels not joined" for r in caplog.records)
 
 
-def test_a_blackholed_connection_is_replaced_within_the_deadline(tmp_path, twitch):
+@pytest.mark.parametrize(
+    ("silence_limit", "pong_timeout", "low", "high", "pong_late"),
+    [
+        # The PONG deadline alone: PING at 4 s of quiet, no answer 0.5 s later, replaced
+        # (~4.6 s) well before the 8 s silence limit could fire.
+        (8.0, 0.5, 3.5, 7.0, True),
+        # The silence limit alone: the PING's 30 s deadline never comes into play.
+        (1.0, 30.0, 0.8, 2.5, False),
+    ],
+    ids=["pong-deadline", "silence-limit"],
+)
+def test_a_blackholed_connection_is_replaced_within_the_deadline(
+    tmp_path, twitch, caplog, silence_limit, pong_timeout, low, high, pong_late
+):
     config = make_config(
         tmp_path, twitch, (tmp_path / "lake").as_uri(), ["a_chan"],
-        silence_limit=1.0, pong_timeout=0.5,
+        silence_limit=silence_limit, pong_timeout=pong_timeout,
     )  # fmt: skip
     collector = Collector(config, clock=FakeClock(T0 + 60))
 
@@ -79,41 +92,54 @@ def test_a_blackholed_connection_is_replaced_within_the_deadline(tmp_path, twitc
         await until(lambda: collector.messages_total == 1)
         return detected
 
-    code, detected = run_until(collector, scenario)
+    with caplog.at_level(logging.WARNING):
+        code, detected = run_until(collector, scenario)
     assert code == 0
-    # PING after half the silence limit (0.5 s), no answer within 0.5 s: gone by ~1 s.
-    assert 0.5 < detected < 2.5
+    assert low < detected < high
+    gave_up = [r for r in caplog.records if r.getMessage() == "server silent; reconnecting"]
+    assert [r.pong_late for r in gave_up] == [pong_late]
 
 
 def test_reconnect_opens_the_replacement_first_and_counts_overlap_once(tmp_path, twitch):
     channels = [f"chan_{i}" for i in range(6)]
+    late = channels[3:]  # the replacement cannot join these until the test lets it
     config = make_config(tmp_path, twitch, (tmp_path / "lake").as_uri(), channels,
-                         join_timeout=1.0)  # fmt: skip
+                         join_timeout=0.3)  # fmt: skip
     collector = Collector(config, clock=FakeClock(T0 + 60))
 
     async def scenario():
         await until(lambda: set(channels) <= twitch.joined() and len(twitch.clients) == 1)
         old = twitch.clients[0]
-        # The replacement's first JOIN of three channels goes unanswered: for a second,
-        # only the old socket carries them.
-        twitch.ignore_joins = {c: 1 for c in channels[3:]}
+        twitch.ignore_joins = dict.fromkeys(late, 10**6)
         twitch.reconnect_all(close=False)  # the old socket keeps delivering during the handover
-        await until(lambda: twitch.connections_total == 2)
-        # While both sockets are open, the same messages (same ids) reach both.
-        for _ in range(5):
-            twitch.broadcast([privmsg(c, "alice", 1) for c in channels])
-            await asyncio.sleep(0.05)
+        await until(lambda: len(twitch.clients) == 2)
+        new = next(c for c in twitch.clients if c is not old)
+        await until(lambda: set(channels[:3]) <= new.channels)
+        # The same messages (same ids) reach both sockets; only the old one reads the late three.
+        early = [privmsg(c, "alice", 1) for c in channels]
+        twitch.broadcast(early)
+        await until(lambda: collector.messages_total == 6)
+        # Two late channels join the replacement while the third keeps the handover open;
+        # Twitch then delivers there, on the new socket, messages the old one already had.
+        twitch.ignore_joins = {late[2]: 10**6}
+        await until(lambda: set(late[:2]) <= new.channels)
+        assert old in twitch.clients and late[2] not in new.channels  # still handing over
+        twitch.send_to(new, [early[3], early[4], privmsg(late[0], "carol", 3)])
+        await until(lambda: collector.messages_total >= 7)  # carol came after the repeats
+        twitch.ignore_joins = {}
         await until(lambda: old not in twitch.clients)  # the collector closed the old one
-        await until(lambda: set(channels) <= twitch.joined())
+        await until(lambda: set(channels) <= new.channels)
         twitch.broadcast([privmsg(c, "bob", 2) for c in channels])
-        await until(lambda: collector.messages_total >= 36)
+        await until(lambda: collector.messages_total >= 13)
         await asyncio.sleep(0.2)
+        return collector.messages_total
 
-    code, _ = run_until(collector, scenario)
-    assert code == 0
+    code, total = run_until(collector, scenario)
+    assert code == 0 and total == 13
     assert counts(collector.lake, HOUR, collector.id) == {
-        **{(c, "alice"): 5 for c in channels},
+        **{(c, "alice"): 1 for c in channels},
         **{(c, "bob"): 1 for c in channels},
+        (late[0], "carol"): 1,
     }
 
 
@@ -129,8 +155,10 @@ def test_after_all_connections_drop_the_busiest_channels_rejoin_first(tmp_path):
 
         async def scenario():
             await until(lambda: set(ranked) <= twitch.joined(), timeout=30)
-            before = len(twitch.join_log)
+            before, dropped = len(twitch.join_log), list(twitch.clients)
             twitch.drop_all()
+            # The server forgets a dropped client asynchronously: wait for that first.
+            await until(lambda: all(c not in dropped for c in twitch.clients))
             await until(lambda: set(ranked) <= twitch.joined(), timeout=30)
             return twitch.join_log[before:]
 
@@ -225,6 +253,26 @@ def test_test_clock_runs_fast_from_its_start():
     time.sleep(0.2)
     assert T0 + 3599 <= first < T0 + 3600.5
     assert clock() - first >= 190  # 0.2 s real = 200 s of test time
+
+
+@pytest.mark.parametrize(
+    "start", ["2026-11-22T04:59:59Z", "2026-11-22T05:59:59+01:00", "2026-11-22T04:59:59"]
+)
+def test_test_clock_start_is_utc_whatever_the_local_zone(monkeypatch, start):
+    monkeypatch.setenv("TZ", "America/New_York")  # a naive START still means UTC
+    time.tzset()
+    try:
+        settings, _ = load([], {"COLLECTOR_TEST_CLOCK": f"{start}/3600"})
+        assert T0 + 3599 <= settings.clock()() < T0 + 3600
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize("raw", ["yesterday/10", "2026-11-22T04:59:59Z", "2026-11-22T04:59Z/0"])
+def test_a_bad_test_clock_names_the_variable(raw):
+    with pytest.raises(SettingsError, match="COLLECTOR_TEST_CLOCK"):
+        load([], {"COLLECTOR_TEST_CLOCK": raw})
 
 
 def test_static_channel_list_logs_rejected_entries(caplog):

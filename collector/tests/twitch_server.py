@@ -206,6 +206,16 @@ class FakeTwitch:
 
         return self._call(send())
 
+    def send_to(self, client: Client, lines: list[tuple[str, str]]) -> None:
+        """Send each ``(channel, line)`` on one connection only (if it is in that channel)."""
+
+        async def send():
+            for channel, line in lines:
+                if channel in client.channels and not client.blackholed:
+                    self._send(client, line)
+
+        self._call(send())
+
     def to_all(self, line: str, then_close: bool = False) -> None:
         async def send():
             for client in list(self.clients):

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +53,17 @@ def _name(raw: str) -> str:
     return keys.safe_token(raw) if raw else ""
 
 
+def _clock_spec(raw: str) -> tuple[float, float]:
+    """``START/HOUR_SECONDS`` as (start as Unix seconds, real seconds per hour)."""
+    start, sep, hour = raw.partition("/")
+    if not sep or float(hour) <= 0:
+        raise ValueError("must look like 2026-11-22T04:59:50Z/10")
+    return keys.parse_utc(start).timestamp(), float(hour)
+
+
 def _test_clock(raw: str) -> str:
     if raw:
-        start, sep, hour = raw.partition("/")
-        datetime.fromisoformat(start.replace("Z", "+00:00"))
-        if not sep or float(hour) <= 0:
-            raise ValueError("must look like 2026-11-22T04:59:50Z/10")
+        _clock_spec(raw)
     return raw
 
 
@@ -170,9 +174,8 @@ class CollectorSettings:
         """The Unix clock: real time, or the ``test_clock`` (a documented test option)."""
         if not self.test_clock:
             return time.time
-        start_text, _, hour_text = self.test_clock.partition("/")
-        start = datetime.fromisoformat(start_text.replace("Z", "+00:00")).timestamp()
-        speed, origin = 3600.0 / float(hour_text), time.monotonic()
+        start, hour = _clock_spec(self.test_clock)
+        speed, origin = 3600.0 / hour, time.monotonic()
         return lambda: start + (time.monotonic() - origin) * speed
 
 

@@ -161,5 +161,5 @@ def analyse_imported(
     steps["overlap"] = {**imported, **pipeline.backbone_from_pairs(lake, day, params)}
     steps["communities"] = pipeline.communities_step(lake, day, params)
     steps["labels"] = pipeline.labels_step(lake, day, params)
-    steps["track"] = track_step(lake, day, params)  # community ids, events, timeline
+    steps["track"] = track_step(lake, day, params)
     return publish_step(lake, day, params, steps)

@@ -123,13 +123,9 @@ def map_extras(lake: Lake, day: str, nodes: pa.Table) -> tuple:
 
     affinity = neighbors = None
     pairs_key = keys.analysis_file(day, "pairs.parquet")
-    if lake.exists(pairs_key) and hasattr(overlap, "community_affinity"):
-        columns = ["src", "dst", "weight"]
-        pairs = (  # streamed in row groups when the lake can (the pair list can be large)
-            lake.parquet_file(pairs_key).iter_batches(columns=columns)
-            if hasattr(lake, "parquet_file")
-            else lake.read_parquet(pairs_key, columns=columns)
-        )
+    if lake.exists(pairs_key):
+        # streamed in row groups (the pair list can be large)
+        pairs = lake.parquet_file(pairs_key).iter_batches(columns=["src", "dst", "weight"])
         community = nodes["community"].to_numpy(zero_copy_only=False)
         count = int(community.max(initial=-1)) + 1
         affinity = overlap.community_affinity(pairs, community, count)

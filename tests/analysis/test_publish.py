@@ -23,7 +23,7 @@ def test_params_validate_and_match_the_ui_spec():
     assert set(PARAM_SPECS) == set(AnalysisParams().as_dict())
     for name, spec in PARAM_SPECS.items():
         assert spec["default"] == getattr(AnalysisParams(), name)
-        assert len(spec["description_md"]) > 20
+        assert len(spec["description_md"]) > 20 and spec["title"]
     got = AnalysisParams.from_mapping({"weighting": "repeat", "top_k": "5", "unknown": 1})
     assert (got.weighting, got.top_k) == ("repeat", 5)
     for bad in ({"weighting": "max"}, {"top_k": 0}, {"bot_filter": "yes"}, {"seed": "x"}):

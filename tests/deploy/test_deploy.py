@@ -133,7 +133,8 @@ def test_dry_run_prints_every_call_and_sends_none(dist, capsys):
     out = capsys.readouterr().out
     dag_files = [k for k in json.loads((dist / "manifest.json").read_text()) if k[:5] == "dags/"]
     puts = [c for c in calls if c.startswith("s3.put_object(")]
-    assert len(puts) == len(dag_files) + 3  # + requirements.txt, startup.sh, manifest.json
+    plugins = int((dist / "plugins.zip").exists())
+    assert len(puts) == len(dag_files) + 3 + plugins  # + requirements, startup.sh, manifest
     assert "Key='dags/daily_analysis.py'" in out and "ServerSideEncryption='AES256'" in out
     assert calls[-1].startswith("mwaa.update_environment(Name='vieweratlas'")
     assert "RequirementsS3Path='requirements.txt'" in calls[-1]

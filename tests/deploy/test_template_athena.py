@@ -43,8 +43,8 @@ def table(resources: dict, name: str) -> dict:
 @pytest.mark.parametrize(
     ("name", "arrow"),
     [
-        ("communities", schema.COMMUNITIES),
-        ("graph_nodes", schema.GRAPH_NODES),
+        ("communities", list(schema.COMMUNITIES) + list(schema.TRACKING_FIELDS)),
+        ("graph_nodes", [*list(schema.GRAPH_NODES), schema.TRACKING_FIELDS[0]]),
         ("channel_neighbors", schema.CHANNEL_NEIGHBORS),
     ],
 )

@@ -19,9 +19,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.ops.airflow_stack import USER, AirflowStack, aws_connection, free_port
+from tests.ops.airflow_stack import USER, AirflowStack
 from tests.plugin.cdp import CHROMIUM, Browser
 from tests.plugin.published import publish_day
+from tests.testkit import aws_connection, free_port
 
 from vieweratlas import links
 
