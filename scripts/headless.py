@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 import time
 
-FLAGS = [
+#: Headless, and no traffic beyond this machine: no updates, sync, QUIC or first-run calls.
+OFFLINE_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -27,12 +28,24 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--remote-debugging-pipe",
 ]
+FLAGS = [*OFFLINE_FLAGS, "--remote-debugging-pipe"]
 
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def dump_dom(url: str, profile: str, timeout: float = 90) -> str:
+    """The DOM of ``url`` after its scripts ran (5 s of virtual time), as Chromium serialises it."""
+    path = chromium_path()
+    if not path:
+        raise RuntimeError("chromium not installed")
+    command = [path, *OFFLINE_FLAGS, "--virtual-time-budget=5000", f"--user-data-dir={profile}"]
+    done = subprocess.run(
+        [*command, "--dump-dom", url], capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return done.stdout
 
 
 class Chromium:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from scripts.bench_maps import NAMES, planted_graph
+from scripts.headless import dump_dom
 
 from vieweratlas.layout import compute_layout
 from vieweratlas.map_html import render_html, script_json
@@ -149,14 +150,7 @@ def test_headless_browser_runs_page_and_finds_hostile_channel(page, graph, tmp_p
     path = tmp_path / "map.html"
     path.write_text(page, encoding="utf-8")
     query = urllib.parse.quote("<script>alert(1)</script>")
-    dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-         # No traffic beyond this machine: no updates, sync, QUIC or first-run calls.
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-quic", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--dump-dom", f"{path.as_uri()}#q={query}"],
-        capture_output=True, text=True, timeout=90, check=True,
-    ).stdout  # fmt: skip
+    dom = dump_dom(f"{path.as_uri()}#q={query}", str(tmp_path / "profile"))
     body = re.search(r"<body[^>]*>", dom).group(0)
     assert f'data-ready="{graph[0].num_rows}"' in body  # the script ran to the end
     assert 'data-selected="&lt;script&gt;alert(1)&lt;/script&gt;"' in body  # search found it

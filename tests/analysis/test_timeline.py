@@ -7,12 +7,12 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import urllib.parse
 from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
+from scripts.headless import dump_dom
 from tests.analysis.test_maps_html import CHROMIUM, Scripts
 
 from vieweratlas import lake as keys
@@ -107,13 +107,7 @@ def test_headless_browser_shows_a_channel_history(page, tmp_path):
     path = tmp_path / "timeline.html"
     path.write_text(page, encoding="utf-8")
     query = urllib.parse.quote(HOSTILE_LOGIN)
-    dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-quic", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--dump-dom", f"{path.as_uri()}#q={query}"],
-        capture_output=True, text=True, timeout=90, check=True,
-    ).stdout  # fmt: skip
+    dom = dump_dom(f"{path.as_uri()}#q={query}", str(tmp_path / "profile"))
     history = re.search(r'<table id="history">(.*?)</table>', dom, re.S).group(1)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in history  # the channel, as text
     assert history.count("<tr>") == len(DAYS) + 1  # header + one row per day

@@ -21,21 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from scripts.headless import OFFLINE_FLAGS
 from websockets.sync.client import connect
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-    "--remote-debugging-port=0",
-]
+FLAGS = [*OFFLINE_FLAGS, "--window-size=1400,1000", "--remote-debugging-port=0"]
 
 
 class BrowserError(RuntimeError):
