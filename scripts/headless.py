@@ -59,7 +59,8 @@ class Chromium:
         self._buffer = b""
 
     def __enter__(self) -> Chromium:
-        self._profile = tempfile.TemporaryDirectory()
+        # Chromium's helper processes can still be writing the profile as it is removed.
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
