@@ -1,10 +1,13 @@
-"""Communities: python-louvain or Leiden behind one seeded, deterministic function.
+"""Communities: Leiden (igraph's native implementation) or python-louvain behind
+one seeded, deterministic function.
 
 Both run on the backbone with the cosine score as edge weight (so a giant
 channel does not pull everything into its community). One run depends on its
-seed (channels on the edge of two scenes flip), so :func:`detect` runs ``runs``
-seeds derived from the given one and keeps the partition with the best quality
-at the chosen resolution. Leiden passes are bounded (``LEIDEN_ITERATIONS``). Communities are
+seed (channels on the edge of two scenes flip), so :func:`detect` runs ``RUNS``
+seeds derived from the given one, reweights every edge by the share of runs
+that put its ends together (a consensus graph), runs again on that graph, and
+keeps the partition with the best quality at the chosen resolution. Leiden passes are bounded (``LEIDEN_ITERATIONS``,
+stopping early once a pass gains nothing). Communities are
 renumbered by size: 0 is the largest (ties: the one holding the lowest node).
 Modularity is reported at resolution 1 with the same weights, whichever
 algorithm and resolution found the partition, so runs compare.
@@ -12,11 +15,15 @@ algorithm and resolution found the partition, so runs compare.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-RUNS = 8  # seeds tried per detection; the best partition is kept
+RUNS = 6  # seeded runs per round
+ROUNDS = 2  # the first on the backbone, then on the consensus graph
 LEIDEN_ITERATIONS = 10  # Leiden passes per run (stops earlier once nothing moves)
 
 
@@ -41,18 +48,36 @@ def _igraph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray):
     return graph
 
 
-def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
-    import leidenalg
+@contextmanager
+def _igraph_rng(seed: int) -> Iterator[None]:
+    """igraph draws from Python's ``random`` module; use a private seeded one meanwhile."""
+    import igraph as ig
 
-    found = leidenalg.RBConfigurationVertexPartition(
-        graph, weights="weight", resolution_parameter=resolution
-    )
-    optimiser = leidenalg.Optimiser()
-    optimiser.set_rng_seed(seed)
-    for _ in range(LEIDEN_ITERATIONS):
-        if optimiser.optimise_partition(found) <= 0:
-            break
-    return np.asarray(found.membership, dtype=np.int64)
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        yield
+    finally:
+        ig.set_random_number_generator(random)
+
+
+def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
+    """igraph's native Leiden on modularity, one pass at a time, at most
+    ``LEIDEN_ITERATIONS`` passes, stopping once a pass no longer improves quality."""
+    membership, quality = None, -np.inf
+    with _igraph_rng(seed):
+        for _ in range(LEIDEN_ITERATIONS):
+            found = graph.community_leiden(
+                objective_function="modularity",
+                weights="weight",
+                resolution=resolution,
+                n_iterations=1,
+                initial_membership=membership,
+            ).membership
+            gained = graph.modularity(found, weights="weight", resolution=resolution)
+            if membership is not None and gained <= quality + 1e-12:
+                break
+            membership, quality = found, gained
+    return np.asarray(membership, dtype=np.int64)
 
 
 def _louvain(
@@ -81,6 +106,27 @@ def renumber(membership: np.ndarray) -> np.ndarray:
     return new[inverse.ravel()]
 
 
+def _runs(
+    n: int,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    algorithm: str,
+    resolution: float,
+    seeds: list[int],
+) -> tuple[list[np.ndarray], list[float]]:
+    """One partition per seed, and each one's quality at ``resolution`` on ``edges``."""
+    src, dst, weight = edges
+    graph = _igraph(n, src, dst, weight)
+    found, quality = [], []
+    for seed in seeds:
+        if algorithm == "leiden":
+            raw = _leiden(graph, resolution, seed)
+        else:
+            raw = _louvain(n, src, dst, weight, resolution, seed)
+        found.append(raw)
+        quality.append(graph.modularity(raw.tolist(), weights="weight", resolution=resolution))
+    return found, quality
+
+
 def detect(
     n: int,
     src: np.ndarray,
@@ -90,29 +136,34 @@ def detect(
     resolution: float,
     seed: int,
     runs: int = RUNS,
+    rounds: int = ROUNDS,
 ) -> Partition:
-    """Communities of an undirected weighted graph on nodes ``0..n-1``: the best of
-    ``runs`` seeded runs (quality at ``resolution``; ties to the earliest seed)."""
+    """Communities of an undirected weighted graph on nodes ``0..n-1``.
+
+    ``runs`` seeded runs; with ``rounds`` > 1 each further round runs again on
+    the consensus graph: every edge's weight times the share of the previous
+    round's runs that put both ends in one community (edges no run kept inside
+    are dropped). The last round's best partition (quality at ``resolution``,
+    ties to the earliest seed) is returned.
+    """
     if algorithm not in ("leiden", "louvain"):
         raise ValueError(f"unknown algorithm {algorithm!r}")
     if n == 0:
         return Partition(np.zeros(0, np.int32), 0.0, [])
-    graph = _igraph(n, src, dst, weight)
-    best, best_quality = None, -np.inf
-    for run in range(max(runs, 1)):
-        run_seed = (seed + 7919 * run) % 2**31
-        if algorithm == "leiden":
-            raw = _leiden(graph, resolution, run_seed)
-        else:
-            raw = _louvain(n, src, dst, weight, resolution, run_seed)
-        quality = graph.modularity(raw.tolist(), weights="weight", resolution=resolution)
-        if best is None or quality > best_quality + 1e-12:
-            best, best_quality = raw, quality
-    assert best is not None  # runs >= 1
-    membership = renumber(best)
-    quality = graph.modularity(membership.tolist(), weights="weight") if len(src) else 0.0
+    runs, rounds = max(runs, 1), max(rounds, 1) if runs > 1 else 1
+    edges = (src, dst, weight)
+    for round_ in range(rounds):
+        seeds = [(seed + 7919 * run + 104729 * round_) % 2**31 for run in range(runs)]
+        if round_:
+            together = np.mean([found[i][src] == found[i][dst] for i in range(runs)], axis=0)
+            keep = together > 0
+            edges = (src[keep], dst[keep], weight[keep] * together[keep])
+        found, quality = _runs(n, edges, algorithm, resolution, seeds)
+    membership = renumber(found[int(np.argmax(quality))])
+    original = _igraph(n, src, dst, weight)
+    modularity = original.modularity(membership.tolist(), weights="weight") if len(src) else 0.0
     sizes = np.bincount(membership).tolist()
-    return Partition(membership, float(quality), sizes)
+    return Partition(membership, float(modularity), sizes)
 
 
 def normalized_mutual_info(truth: np.ndarray, found: np.ndarray) -> float:
