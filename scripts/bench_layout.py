@@ -97,9 +97,10 @@ def variant(settings: dict):
             setattr(layout, k, v)
 
 
-def datasets(seed: int):
-    """(name, nodes, edges, community affinity, pairs src/dst/score) per data set."""
-    params = AnalysisParams()
+def datasets(seed: int, top_k: int | None = None):
+    """(name, nodes, edges, community affinity, pairs src/dst/score) per data set;
+    the real graph's backbone keeps ``top_k`` pairs per channel (default: params')."""
+    params = AnalysisParams(**({"top_k": top_k} if top_k else {}))
     real = load()
     bb = real.backbone(params.top_k)
     found = detect(
@@ -126,6 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--variants", action="store_true", help="also the other methods tried")
+    parser.add_argument("--top-k", type=int, help="real graph's backbone top_k (default: params')")
     args = parser.parse_args()
     names = list(VARIANTS) if args.variants else ["chosen"]
     print(f"load average {os.getloadavg()[0]:.1f}")
@@ -135,7 +137,7 @@ def main() -> None:
     )
     rows: dict[tuple[str, str], list] = {}
     for seed in range(args.seeds):
-        for name, nodes, edges, aff, (s, d, sc) in datasets(seed):
+        for name, nodes, edges, aff, (s, d, sc) in datasets(seed, args.top_k):
             comm = nodes["community"].to_numpy().astype(np.int64)
             for method in names:
                 with variant(VARIANTS[method]):
