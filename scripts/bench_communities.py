@@ -38,14 +38,15 @@ def synthetic_graph(channels: int = 1000, seed: int = 11):
     return planted_graph(spec, top_k=10)
 
 
-def hard_graph():
+def hard_graph(top_k: int | None = None):
     """The hard planted window (``synthetic.hard_spec``: 5,000 channels, 1 M users,
-    7 days, heavy-tailed audiences and community sizes), backbone at the default top_k."""
+    7 days, heavy-tailed audiences and community sizes), backbone at ``top_k``
+    (default: the params')."""
     from vieweratlas.params import AnalysisParams
     from vieweratlas.synthetic import hard_spec
 
     spec = hard_spec(channels=5000, users=1_000_000, communities=100, days=7, seed=7)
-    return planted_graph(spec, top_k=AnalysisParams().top_k)
+    return planted_graph(spec, top_k=top_k or AnalysisParams().top_k)
 
 
 def planted_graph(spec, top_k: int):
@@ -81,20 +82,22 @@ def main() -> None:
     parser.add_argument(
         "--data", nargs="+", default=["real", "synthetic", "hard"], help="graphs to run"
     )
-    parser.add_argument("--real-top-k", type=int, help="real graph's top_k (default: params')")
+    parser.add_argument(
+        "--top-k", type=int, help="real and hard backbones' top_k (default: params')"
+    )
     args = parser.parse_args()
     graphs = {}
     if "real" in args.data:
         from vieweratlas.params import AnalysisParams
 
         real = load()
-        bb = real.backbone(args.real_top_k or AnalysisParams().top_k)
+        bb = real.backbone(args.top_k or AnalysisParams().top_k)
         graphs["real"] = (len(real.logins), *(bb[c].to_numpy() for c in ("src", "dst", "score")))
         graphs["real"] += (None,)
     if "synthetic" in args.data:
         graphs["synthetic"] = synthetic_graph()
     if "hard" in args.data:
-        graphs["hard"] = hard_graph()
+        graphs["hard"] = hard_graph(args.top_k)
     print(
         "data      algo    res  runs rounds  comms  modularity  ARI seeds (mean/min)"
         "  NMI/ARI planted  CPU s/detection"

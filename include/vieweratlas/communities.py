@@ -6,9 +6,10 @@ channel does not pull everything into its community). One run depends on its
 seed (channels on the edge of two scenes flip), so :func:`detect` runs ``RUNS``
 seeds derived from the given one, reweights every edge by the share of runs
 that put its ends together (a consensus graph), runs again on that graph, and
-keeps the partition with the best quality at the chosen resolution. Leiden passes are bounded (``LEIDEN_ITERATIONS``,
-stopping early once a pass gains nothing). Communities are
-renumbered by size: 0 is the largest (ties: the one holding the lowest node).
+keeps the partition with the best quality at the chosen resolution. Leiden
+passes are bounded (``LEIDEN_ITERATIONS``, stopping early once a pass gains
+nothing). Communities are renumbered by size: 0 is the largest (ties: the one
+holding the lowest node).
 Modularity is reported at resolution 1 with the same weights, whichever
 algorithm and resolution found the partition, so runs compare.
 """
@@ -53,7 +54,7 @@ def _igraph_rng(seed: int) -> Iterator[None]:
     """igraph draws from Python's ``random`` module; use a private seeded one meanwhile."""
     import igraph as ig
 
-    ig.set_random_number_generator(random.Random(seed))
+    ig.set_random_number_generator(random.Random(seed))  # noqa: S311 (reproducible, not secret)
     try:
         yield
     finally:
@@ -152,6 +153,7 @@ def detect(
         return Partition(np.zeros(0, np.int32), 0.0, [])
     runs, rounds = max(runs, 1), max(rounds, 1) if runs > 1 else 1
     edges = (src, dst, weight)
+    found: list[np.ndarray] = []
     for round_ in range(rounds):
         seeds = [(seed + 7919 * run + 104729 * round_) % 2**31 for run in range(runs)]
         if round_:

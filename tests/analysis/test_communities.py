@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from scripts.real_graph import load as load_real_graph
 
 from vieweratlas.communities import (
     _igraph,
@@ -14,7 +15,6 @@ from vieweratlas.communities import (
     normalized_mutual_info,
     renumber,
 )
-from scripts.real_graph import load as load_real_graph
 from vieweratlas.overlap import backbone, build_incidence
 from vieweratlas.params import AnalysisParams
 from vieweratlas.synthetic import SyntheticSpec, generate
