@@ -216,10 +216,20 @@ def label_text(row: dict, limit: int = 34) -> str:
     return clean_text(row["label"], limit)
 
 
+def label_lines(label: str | None, limit: int = 40) -> tuple[str, str]:
+    """A community label as (name, top channels): "GTA V · Spanish: a, b" -> the two
+    parts; a label of top channels only (no game or language known) is all name."""
+    head, sep, tail = (label or "").rpartition(": ")
+    if not sep or not head.strip():
+        return clean_text(label, limit), ""
+    return clean_text(head, limit), clean_text(tail, limit)
+
+
 def audience_text(row: dict) -> str:
-    """'N distinct chatters' when the table has ``audience``, else the summed count."""
+    """'N distinct chatters' when the table has a measured ``audience``, else the summed
+    count (an imported overlap graph has no per-chatter data: its audience is 0 or null)."""
     audience = row.get("audience")
-    if audience is not None:
+    if audience or (audience == 0 and not row.get("chatters")):
         return f"{audience:,} distinct chatters"
     return f"{row['chatters']:,} chatters (sum over channels)"
 
