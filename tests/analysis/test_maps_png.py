@@ -20,6 +20,7 @@ from vieweratlas.map_png import (
     label_box,
     label_lines,
     render_png,
+    text_style,
 )
 
 SIZE = (2340, 1920)
@@ -111,7 +112,7 @@ def test_map_labels_ink_stays_in_boxes_that_never_overlap(graph, real_map_graph,
     """Every pair of map labels (community and channel names alike) keeps its boxes apart,
     and every pixel the labels draw (text and halo, drawn alone) lies inside a box."""
     nodes, _, communities, positions = real_map_graph if real else graph
-    with rc_context({"font.family": available_fonts()}):  # as render_png draws it
+    with rc_context(text_style()):  # as render_png draws it
         fig = draw_map(nodes, positions, communities, "t")
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
