@@ -14,6 +14,7 @@ from scripts.bench_maps import planted_graph
 from vieweratlas.layout import compute_layout
 from vieweratlas.map_png import (
     PALETTE,
+    audience_text,
     available_fonts,
     clean_text,
     draw_map,
@@ -100,6 +101,23 @@ def test_clean_text_strips_controls_and_bidi_overrides():
     assert clean_text(None) == ""
     assert clean_text("日本語 قناة 🎮") == "日本語 قناة 🎮"
     assert clean_text("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_label_lines_split_name_from_top_channels():
+    assert label_lines("Call of Duty: Warzone · English: a, b, c") == (
+        "Call of Duty: Warzone · English",
+        "a, b, c",
+    )
+    assert label_lines("xQcOW, ibai") == ("xQcOW, ibai", "")
+    assert label_lines(None) == ("", "")
+
+
+def test_audience_is_distinct_only_when_measured():
+    assert audience_text({"audience": 1234, "chatters": 2000}) == "1,234 distinct chatters"
+    summed = "2,000 chatters (sum over channels)"
+    assert audience_text({"audience": 0, "chatters": 2000}) == summed  # imported graph
+    assert audience_text({"audience": None, "chatters": 2000}) == summed
+    assert audience_text({"chatters": 2000}) == summed
 
 
 def test_font_chain_starts_with_an_installed_font():
