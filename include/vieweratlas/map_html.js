@@ -294,7 +294,18 @@
       }
       return false;
     };
+    // A channel's name beside its dot (clear of the selection ring), right or left.
+    const nameCandidates = (i) => {
+      const x = sx(X[i]);
+      const y = sy(Y[i]);
+      const weight = i === selected ? "bold " : "";
+      const font = `${weight}${Math.round(10 + 6 * S[i])}px system-ui, sans-serif`;
+      const s = nameOf(i);
+      const r = radius(i) + (i === selected ? 7 : 2);
+      return [[run(s, font, x + r, y, "left")], [run(s, font, x - r, y, "right")]];
+    };
     ctx.textBaseline = "middle";
+    if (selected >= 0) place(nameCandidates(selected)); // the selected channel first
     const L = data.labels;
     for (let k = 0; k < L.x.length; k++) {
       if (focus !== null && L.id[k] !== focus) continue;
@@ -304,15 +315,12 @@
     let shown = 0;
     for (const i of order) {
       if (tried >= 1500 || shown >= 160) break;
-      if (dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
+      if (i === selected || dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
       const x = sx(X[i]);
       const y = sy(Y[i]);
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
       tried++;
-      const font = `${Math.round(10 + 6 * S[i])}px system-ui, sans-serif`;
-      const s = nameOf(i);
-      const r = radius(i) + 2;
-      if (place([[run(s, font, x + r, y, "left")], [run(s, font, x - r, y, "right")]])) shown++;
+      if (place(nameCandidates(i))) shown++;
     }
     canvas.dataset.labels = JSON.stringify(boxes);
     document.body.dataset.zoom = (view.scale / view.fit).toFixed(3);

@@ -139,6 +139,9 @@ def test_deep_link_opens_the_ranked_neighbour_panel(browser, page_url, graph):
         "[...document.querySelectorAll('#panel-list bdi')].map((b) => b.textContent)"
     )
     assert names == expected and len(names) >= 3  # ranked, strongest first
+    boxes = json.loads(browser.eval("document.getElementById('map').dataset.labels"))
+    assert boxes[0][4] == nodes["display_name"][100].as_py()  # the selection is named first
+    _no_overlap(boxes)
     browser.eval("document.querySelector('#panel-list button').click()")
     assert (
         browser.eval("document.body.dataset.selected")
