@@ -1,6 +1,6 @@
 """Benchmark the community maps: layout, PNG and HTML on a planted synthetic graph.
 
-    .venv/bin/python scripts/bench_maps.py [--nodes 5000] [--edges 50000] [--out DIR]
+    .venv/bin/python scripts/bench_maps.py [--nodes 5000] [--edges 50000] [--out DIR] [--repeat N]
 
 Prints wall time per function and the peak RSS of the process. ``planted_graph``
 is also the fixture the map tests use.
@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--edges", type=int, default=50000)
     parser.add_argument("--out", type=Path, help="also write map.png and map.html here")
+    parser.add_argument(
+        "--repeat", type=int, default=0, help="then time render_png N more times (warm)"
+    )
     args = parser.parse_args()
     nodes, edges, communities = planted_graph(args.nodes, args.edges)
     print(f"graph: {nodes.num_rows} nodes, {edges.num_rows} edges, {communities.num_rows} comms")
@@ -162,6 +165,14 @@ def main() -> None:
         print(f"{name:15s} {wall:6.3f}s {cpu:6.3f}s")
     wall, cpu = (sum(t[k] for t in timings.values()) for k in (0, 1))
     print(f"{'total':15s} {wall:6.3f}s {cpu:6.3f}s   load average {os.getloadavg()[0]:.1f}")
+    if args.repeat:
+        warm = []
+        for _ in range(args.repeat):
+            cpu = time.process_time()
+            render_png(nodes, edges, positions, communities, title)
+            warm.append(time.process_time() - cpu)
+        print(f"render_png warm cpu: median {sorted(warm)[len(warm) // 2]:.3f}s, min "
+              f"{min(warm):.3f}s over {len(warm)} calls")  # fmt: skip
     peak = _peak_rss()
     print(f"rss before {rss0 / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB")
     print(f"png {len(png) / 1e6:.2f} MB, html {len(page.encode()) / 1e6:.2f} MB")

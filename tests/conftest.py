@@ -50,7 +50,7 @@ os.environ.update(
 for name in [
     n for n in os.environ if n.startswith(("VIEWERATLAS_", "AIRFLOW_VAR_", "AIRFLOW_CONN_"))
 ]:
-    if name != "VIEWERATLAS_DATA_ROOT":
+    if name not in ("VIEWERATLAS_DATA_ROOT", "VIEWERATLAS_SHOTS"):  # SHOTS: test screenshots
         del os.environ[name]
 if str(INCLUDE) not in sys.path:
     sys.path.insert(0, str(INCLUDE))

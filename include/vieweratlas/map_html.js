@@ -57,6 +57,8 @@
   let focus = null; // community id shown on its own
   let pending = false;
   let theme = {};
+  // #debug=labels draws the labels alone, so a test can check their ink against their boxes.
+  const labelsOnly = new URLSearchParams(location.hash.slice(1)).get("debug") === "labels";
 
   const sx = (x) => (x - view.cx) * view.scale + view.w / 2;
   const sy = (y) => (view.cy - y) * view.scale + view.h / 2;
@@ -123,6 +125,11 @@
   function draw() {
     ctx.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
     ctx.clearRect(0, 0, view.w, view.h);
+    if (!labelsOnly) drawGraph();
+    drawLabels();
+  }
+
+  function drawGraph() {
     ctx.lineWidth = 0.5;
     const fade = around !== null || focus !== null ? 0.35 : 1;
     for (const [k, pairs] of edgesByColour) {
@@ -154,7 +161,6 @@
     }
     ctx.globalAlpha = 1;
     if (selected >= 0) drawSelection(selected);
-    drawLabels();
   }
 
   function drawSelection(i) {
@@ -173,18 +179,76 @@
     ctx.stroke();
   }
 
-  // Label grid: community names first, then channel names biggest first; a label is
-  // drawn only where its box overlaps no label already placed (64 px hash cells).
-  const widths = new Map();
+  // Label grid: community names first (largest first), then channel names biggest
+  // first. A label's box is its measured ink (every glyph, fallback fonts included)
+  // plus the halo and a gap; a label is drawn only where its box overlaps no box
+  // already placed (64 px hash cells) and stays inside the map.
+  const HALO = 1.5; // half the halo's stroke width
+  const GAP = 1; // kept free around every label's halo
+  const metrics = new Map();
   function measure(s, font) {
     const key = `${font}|${s}`;
-    let w = widths.get(key);
-    if (w === undefined) {
+    let m = metrics.get(key);
+    if (m === undefined) {
       ctx.font = font;
-      w = ctx.measureText(s).width;
-      widths.set(key, w);
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      const t = ctx.measureText(s);
+      m = {
+        w: t.width,
+        l: t.actualBoundingBoxLeft,
+        r: t.actualBoundingBoxRight,
+        a: t.actualBoundingBoxAscent,
+        d: t.actualBoundingBoxDescent,
+      };
+      metrics.set(key, m);
     }
-    return w;
+    return m;
+  }
+
+  // A run of text drawn at (x, y) (baseline middle) and its box, rounded outward.
+  function run(s, font, x, y, align) {
+    const m = measure(s, font);
+    const x0 = align === "left" ? x : align === "right" ? x - m.w : x - m.w / 2;
+    const pad = HALO + GAP;
+    const box = [
+      Math.floor(x0 - m.l - pad),
+      Math.floor(y - m.a - pad),
+      Math.ceil(x0 + m.r + pad),
+      Math.ceil(y + m.d + pad),
+    ];
+    return { s, font, x, y, align, box };
+  }
+
+  const union = (runs) => [
+    Math.min(...runs.map((r) => r.box[0])),
+    Math.min(...runs.map((r) => r.box[1])),
+    Math.max(...runs.map((r) => r.box[2])),
+    Math.max(...runs.map((r) => r.box[3])),
+  ];
+
+  // Where a community label may go: on its centroid, else one label height above or below;
+  // its name and top channels on two lines, else the name alone.
+  function communityCandidates(k, x, y) {
+    const L = data.labels;
+    const big = k < 12;
+    const nameFont = big ? "bold 13px system-ui, sans-serif" : "bold 11px system-ui, sans-serif";
+    const topFont = big ? "12px system-ui, sans-serif" : "10px system-ui, sans-serif";
+    const step = big ? 15 : 13;
+    const shapes = [];
+    if (L.top[k]) {
+      shapes.push((cy) => [
+        run(L.name[k], nameFont, x, cy - step / 2, "center"),
+        run(L.top[k], topFont, x, cy + step / 2, "center"),
+      ]);
+    }
+    shapes.push((cy) => [run(L.name[k], nameFont, x, cy, "center")]);
+    const out = [];
+    for (const shape of shapes) {
+      const h = shape(y).length * step;
+      for (const dy of [0, -h, h]) out.push(shape(y + dy));
+    }
+    return out;
   }
 
   function drawLabels() {
@@ -206,52 +270,57 @@
       }
       return true;
     };
-    const take = (b, s, font, x, y, align) => {
-      for (const key of cellKeys(b)) {
-        if (!cells.has(key)) cells.set(key, []);
-        cells.get(key).push(b);
+    // Places the first candidate (a list of runs) whose box is free; false if none is.
+    const place = (candidates) => {
+      for (const runs of candidates) {
+        const b = union(runs);
+        if (!free(b)) continue;
+        for (const key of cellKeys(b)) {
+          if (!cells.has(key)) cells.set(key, []);
+          cells.get(key).push(b);
+        }
+        boxes.push([...b, runs.map((r) => r.s).join(" / ")]);
+        ctx.lineWidth = 2 * HALO;
+        ctx.lineJoin = "round";
+        ctx.strokeStyle = theme.halo;
+        ctx.fillStyle = theme.fg;
+        for (const r of runs) {
+          ctx.font = r.font;
+          ctx.textAlign = r.align;
+          ctx.strokeText(r.s, r.x, r.y);
+          ctx.fillText(r.s, r.x, r.y);
+        }
+        return true;
       }
-      boxes.push([...b.map((v) => Math.round(v)), s]);
-      ctx.font = font;
-      ctx.textAlign = align;
-      ctx.lineWidth = 3;
-      ctx.strokeStyle = theme.halo;
-      ctx.fillStyle = theme.fg;
-      ctx.strokeText(s, x, y);
-      ctx.fillText(s, x, y);
+      return false;
+    };
+    // A channel's name beside its dot (clear of the selection ring), right or left.
+    const nameCandidates = (i) => {
+      const x = sx(X[i]);
+      const y = sy(Y[i]);
+      const weight = i === selected ? "bold " : "";
+      const font = `${weight}${Math.round(10 + 6 * S[i])}px system-ui, sans-serif`;
+      const s = nameOf(i);
+      const r = radius(i) + (i === selected ? 7 : 2);
+      return [[run(s, font, x + r, y, "left")], [run(s, font, x - r, y, "right")]];
     };
     ctx.textBaseline = "middle";
+    if (selected >= 0) place(nameCandidates(selected)); // the selected channel first
     const L = data.labels;
     for (let k = 0; k < L.x.length; k++) {
       if (focus !== null && L.id[k] !== focus) continue;
-      const font = k < 12 ? "bold 13px system-ui, sans-serif" : "bold 11px system-ui, sans-serif";
-      const h = k < 12 ? 16 : 14;
-      const x = sx(L.x[k] / G);
-      const y = sy(L.y[k] / G);
-      const w = measure(L.text[k], font);
-      const b = [x - w / 2 - 2, y - h / 2, x + w / 2 + 2, y + h / 2];
-      if (free(b)) take(b, L.text[k], font, x, y, "center");
+      place(communityCandidates(k, sx(L.x[k] / G), sy(L.y[k] / G)));
     }
     let tried = 0;
     let shown = 0;
     for (const i of order) {
       if (tried >= 1500 || shown >= 160) break;
-      if (dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
+      if (i === selected || dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
       const x = sx(X[i]);
       const y = sy(Y[i]);
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
       tried++;
-      const px = Math.round(10 + 6 * S[i]);
-      const font = `${px}px system-ui, sans-serif`;
-      const s = nameOf(i);
-      const w = measure(s, font);
-      const r = radius(i) + 2;
-      const right = [x + r, y - px / 2 - 1, x + r + w + 2, y + px / 2 + 1];
-      const left = [x - r - w - 2, right[1], x - r, right[3]];
-      if (free(right)) take(right, s, font, x + r + 1, y, "left");
-      else if (free(left)) take(left, s, font, x - r - 1, y, "right");
-      else continue;
-      shown++;
+      if (place(nameCandidates(i))) shown++;
     }
     canvas.dataset.labels = JSON.stringify(boxes);
     document.body.dataset.zoom = (view.scale / view.fit).toFixed(3);
@@ -444,7 +513,8 @@
       button.className = "item";
       button.type = "button";
       const size = document.createElement("small");
-      size.textContent = ` ${data.communities.channels[k].toLocaleString()} channels · ${
+      size.className = "sub";
+      size.textContent = `${data.communities.channels[k].toLocaleString()} channels · ${
         data.communities.audience[k]
       }`;
       button.append(swatch(data.legend_colour[slot]), bdiOf(data.communities.label[k]), size);

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from vieweratlas.layout import unconnected
-from vieweratlas.map_png import audience_text, check_inputs, clean_text
+from vieweratlas.map_png import audience_text, check_inputs, label_lines
 from vieweratlas.palette import (
     DARK_BACKGROUND,
     LIGHT_BACKGROUND,
@@ -88,6 +88,7 @@ main{position:relative;overflow:hidden;min-width:0}
 #tip dl{display:grid;grid-template-columns:auto 1fr;gap:1px 8px;margin:0}
 #tip dt{color:var(--muted)}#tip dd{margin:0;overflow-wrap:anywhere}
 small{color:var(--muted)}
+.sub{display:block;padding-left:17px;text-overflow:ellipsis;overflow:hidden}
 #drawer-toggle{display:none}
 @media (max-width:500px){
   body{grid-template:auto 1fr/1fr}
@@ -279,7 +280,8 @@ def _graph_data(
         "labels": {
             "x": np.rint(centre[present, 0] * GRID).astype(np.int64).tolist(),
             "y": np.rint(centre[present, 1] * GRID).astype(np.int64).tolist(),
-            "text": [clean_text(rows[c]["label"], 48) for c in ids[present].tolist()],
+            "name": [label_lines(rows[c]["label"])[0] for c in ids[present].tolist()],
+            "top": [label_lines(rows[c]["label"])[1] for c in ids[present].tolist()],
             "id": ids[present].tolist(),
         },
         "unconnected": {

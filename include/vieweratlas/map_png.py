@@ -44,6 +44,8 @@ NAMED_CHANNELS = 50  # channel names tried (biggest first); overlapping ones are
 LABELLED_COMMUNITIES = 30  # community labels tried on the map (largest first)
 LEGEND_ROWS = 30
 MAX_COMMUNITY_ID = 10_000_000  # ids index lookup arrays; the analysis numbers them 0..C-1
+HALO_PT = 3.0  # white stroke behind every map label
+GAP_PX = 2.5  # kept free around every label's halo
 
 
 def render_png(
@@ -59,7 +61,7 @@ def render_png(
     dot_rgba = _to_rgba(colour_of)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
-        with rc_context({"font.family": available_fonts(), "svg.fonttype": "none"}):
+        with rc_context(text_style()):
             fig = draw_map(nodes, positions, communities, title)
             fig.canvas.draw()
             drawn = Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))  # type: ignore[attr-defined]  # Agg canvas
@@ -126,6 +128,12 @@ def available_fonts() -> list[str]:
     return [name for name in FONTS if name in installed] or ["DejaVu Sans"]
 
 
+def text_style() -> dict:
+    """Matplotlib settings the map is drawn (and its labels measured) with. Unhinted
+    glyphs look the same at this size and make text drawing ~35 % cheaper than autohint."""
+    return {"font.family": available_fonts(), "svg.fonttype": "none", "text.hinting": "none"}
+
+
 def clean_text(text: str | None, limit: int = 40) -> str:
     """Printable text: control and format characters (bidi overrides, ZW*) removed, shortened."""
     kept = "".join(ch for ch in text or "" if unicodedata.category(ch) not in ("Cc", "Cf"))
@@ -179,36 +187,52 @@ def _edge_layer(edges: pa.Table, positions: np.ndarray, community, rgba, px: int
     return (image * 255).astype(np.uint8).reshape(px, px, 4)
 
 
+def label_box(text, renderer):
+    """The box a map label reserves (display pixels): its text extent, halo and gap."""
+    return text.get_window_extent(renderer).padded(HALO_PT / 2 * DPI / 72 + GAP_PX)
+
+
+def _place(text, renderer, placed: list, offsets, align) -> bool:
+    """Moves ``text`` to the first offset (points) whose box is free; removes it if none is."""
+    for dx, dy in offsets:
+        text.xyann = (dx, dy)
+        align(text, dx, dy)
+        box = label_box(text, renderer)
+        if not any(box.overlaps(other) for other in placed):
+            placed.append(box)
+            return True
+    text.remove()
+    return False
+
+
+def _halo():
+    return [patheffects.withStroke(linewidth=HALO_PT, foreground="#FFFFFF")]
+
+
 def _name_channels(ax, renderer, placed, nodes, positions, chatters) -> None:
     """Display names of the biggest channels, sized by audience, never overlapping."""
     top = np.argsort(-chatters, kind="stable")[:NAMED_CHANNELS]
     names = nodes["display_name"].to_pylist()
     logins = nodes["login"].to_pylist()
     biggest = max(chatters.max(initial=0), 1.0)
+
+    def corner(text, dx, dy):
+        text.set_ha("left" if dx > 0 else "right")
+        text.set_va("bottom" if dy > 0 else "top")
+
     for i in top:
-        size = 7 + 7 * np.sqrt(chatters[i] / biggest)
         text = ax.annotate(
             clean_text(names[i] or logins[i], 24),
             positions[i],
             xytext=(4, 3),
             textcoords="offset points",
-            fontsize=size,
+            fontsize=7 + 7 * np.sqrt(chatters[i] / biggest),
             color="#222222",
             zorder=4,
             parse_math=False,
-            path_effects=[patheffects.withStroke(linewidth=2, foreground="#FFFFFF")],
+            path_effects=_halo(),
         )
-        shifts = [(4, 3), (-4, 3), (4, -3), (-4, -3)]
-        for k, (dx, dy) in enumerate(shifts):
-            text.xyann = (dx, dy)
-            text.set_ha("left" if dx > 0 else "right")
-            text.set_va("bottom" if dy > 0 else "top")
-            box = text.get_window_extent(renderer).expanded(1.04, 1.1)
-            if not any(box.overlaps(other) for other in placed):
-                placed.append(box)
-                break
-            if k == len(shifts) - 1:
-                text.remove()
+        _place(text, renderer, placed, [(4, 3), (-4, 3), (4, -3), (-4, -3)], corner)
 
 
 def label_text(row: dict, limit: int = 34) -> str:
@@ -216,16 +240,27 @@ def label_text(row: dict, limit: int = 34) -> str:
     return clean_text(row["label"], limit)
 
 
+def label_lines(label: str | None, limit: int = 40) -> tuple[str, str]:
+    """A community label as (name, top channels): "GTA V · Spanish: a, b" -> the two
+    parts; a label of top channels only (no game or language known) is all name."""
+    head, sep, tail = (label or "").rpartition(": ")
+    if not sep or not head.strip():
+        return clean_text(label, limit), ""
+    return clean_text(head, limit), clean_text(tail, limit)
+
+
 def audience_text(row: dict) -> str:
-    """'N distinct chatters' when the table has ``audience``, else the summed count."""
+    """'N distinct chatters' when the table has a measured ``audience``, else the summed
+    count (an imported overlap graph has no per-chatter data: its audience is 0 or null)."""
     audience = row.get("audience")
-    if audience is not None:
+    if audience or (audience == 0 and not row.get("chatters")):
         return f"{audience:,} distinct chatters"
     return f"{row['chatters']:,} chatters (sum over channels)"
 
 
 def _label_communities(ax, renderer, placed, communities, community, positions) -> None:
-    """The largest communities' labels at their centroid; colliding ones left out."""
+    """The largest communities' labels (name, top channels, size) at their centroid, else
+    just above or below it; ones that still collide are left out."""
     ids, _ = colour_index(communities)
     ids = ids[:LABELLED_COMMUNITIES]
     rows = {r["community"]: r for r in communities.to_pylist()}
@@ -234,24 +269,29 @@ def _label_communities(ax, renderer, placed, communities, community, positions) 
         if not np.isfinite(centre[k]).all():
             continue
         row = rows[cid]
-        text = ax.text(
-            centre[k, 0],
-            centre[k, 1],
-            f"{label_text(row)}\n{row['channels']:,} channels",
+        name, top = label_lines(row["label"], 34)
+        lines = (
+            [name, top, f"{row['channels']:,} channels"]
+            if top
+            else [name, f"{row['channels']:,} channels"]
+        )
+        size = 12 if k < 10 else 10
+        text = ax.annotate(
+            "\n".join(lines),
+            centre[k],
+            xytext=(0, 0),
+            textcoords="offset points",
             ha="center",
             va="center",
-            fontsize=12 if k < 10 else 10,
+            fontsize=size,
             fontweight="bold",
             color="#111111",
             zorder=5,
             parse_math=False,
-            path_effects=[patheffects.withStroke(linewidth=3.5, foreground="#FFFFFF")],
+            path_effects=_halo(),
         )
-        box = text.get_window_extent(renderer).expanded(1.02, 1.05)
-        if any(box.overlaps(other) for other in placed):
-            text.remove()
-        else:
-            placed.append(box)
+        step = 1.25 * size * len(lines)  # the label's height, in points
+        _place(text, renderer, placed, [(0, 0), (0, step), (0, -step)], lambda *_: None)
 
 
 def _legend(fig, anchor: tuple[float, float], communities: pa.Table, colour_of) -> None:

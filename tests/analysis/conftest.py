@@ -39,3 +39,23 @@ def load_dag(airflow_db):
     from tests.testkit import load_dag
 
     return load_dag
+
+
+@pytest.fixture(scope="session")
+def real_map_graph():
+    """The real Twitch graph (tests/data/twitch-atlas-2021-10) as the maps get it:
+    nodes, backbone edges, labelled communities (one Leiden run) and layout positions."""
+    from scripts.real_graph import load
+
+    from vieweratlas.communities import detect
+    from vieweratlas.labels import community_table
+    from vieweratlas.layout import compute_layout
+
+    data = load()
+    backbone = data.backbone()
+    found = detect(
+        len(data.logins), *(backbone[c].to_numpy() for c in ("src", "dst", "score")),
+        "leiden", 1.0, 1, runs=1,
+    )  # fmt: skip
+    nodes = data.nodes(found.membership)
+    return nodes, backbone, community_table(nodes), compute_layout(nodes, backbone, seed=1)

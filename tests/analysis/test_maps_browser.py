@@ -45,15 +45,30 @@ def page_url(graph, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def real_url(real_map_graph, tmp_path_factory):
+    nodes, edges, communities, positions = real_map_graph
+    path = tmp_path_factory.mktemp("real") / "map.html"
+    path.write_text(render_html(nodes, edges, positions, communities, "Map"), encoding="utf-8")
+    return path.as_uri()
+
+
+@pytest.fixture(scope="module")
 def browser():
     with Chromium() as chromium:
         yield chromium
 
 
 def _no_overlap(boxes: list[list[int]]) -> None:
+    """Every pair of label boxes (community and channel labels alike) is disjoint."""
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+
+
+def _rendered(browser) -> None:
+    browser.eval(
+        "new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))", True
+    )
 
 
 def _shot(browser, name: str) -> np.ndarray:
@@ -104,9 +119,7 @@ def test_zooming_in_shows_more_names_never_piled_up(browser, page_url):
     y = h / 2 - first["y"][0] / grid * min(w, h) / 2.1
     for _ in range(3):
         browser.page("Input.dispatchMouseEvent", type="mouseWheel", x=x, y=y, deltaX=0, deltaY=-400)
-    browser.eval(
-        "new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))", True
-    )
+    _rendered(browser)
     boxes = json.loads(browser.eval("document.getElementById('map').dataset.labels"))
     assert float(browser.eval("document.body.dataset.zoom")) > 2
     assert len({b[4] for b in boxes} - before) >= 10  # names that had no room before
@@ -126,6 +139,9 @@ def test_deep_link_opens_the_ranked_neighbour_panel(browser, page_url, graph):
         "[...document.querySelectorAll('#panel-list bdi')].map((b) => b.textContent)"
     )
     assert names == expected and len(names) >= 3  # ranked, strongest first
+    boxes = json.loads(browser.eval("document.getElementById('map').dataset.labels"))
+    assert boxes[0][4] == nodes["display_name"][100].as_py()  # the selection is named first
+    _no_overlap(boxes)
     browser.eval("document.querySelector('#panel-list button').click()")
     assert (
         browser.eval("document.body.dataset.selected")
@@ -159,3 +175,41 @@ def test_phone_drawer_and_pinch_zoom(browser, page_url):
         "new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))", True
     )
     assert float(browser.eval("document.body.dataset.zoom")) > 2 * zoom
+
+
+@pytest.mark.parametrize("real", [False, True], ids=["synthetic", "real"])
+@pytest.mark.parametrize(
+    ("width", "height", "dark"), [(1440, 900, False), (1440, 900, True), (400, 800, False)]
+)
+def test_label_ink_stays_in_boxes_that_never_overlap(
+    browser, page_url, real_url, real, width, height, dark
+):
+    """Labels drawn alone (#debug=labels): every pixel of text lies inside the box the page
+    placed it by, and no two boxes overlap: at fit zoom and after zooming in."""
+    browser.open(f"{real_url if real else page_url}#debug=labels", width, height, dark=dark)
+    map_w, map_h = map(int, browser.eval("document.body.dataset.map").split("x"))
+    top = int(browser.eval("document.getElementById('map').getBoundingClientRect().top"))
+    data = browser.eval("JSON.parse(document.getElementById('graph-data').textContent).labels")
+    for zoomed in (False, True):
+        if zoomed:
+            for _ in range(2):
+                browser.page("Input.dispatchMouseEvent", type="mouseWheel", x=map_w // 2,
+                             y=top + map_h // 2, deltaX=0, deltaY=-300)  # fmt: skip
+            _rendered(browser)
+        boxes = json.loads(browser.eval("document.getElementById('map').dataset.labels"))
+        communities = [b for b in boxes if b[4].split(" / ")[0] in set(data["name"])]
+        assert len(communities) >= (8 if width > 500 and not zoomed else 3)
+        assert len(boxes) - len(communities) >= 10  # channel names too
+        if width > 500 and not zoomed:  # the largest communities are all named at fit
+            assert {b[4].split(" / ")[0] for b in communities} >= set(data["name"][:3])
+        _no_overlap(boxes)
+        area = _shot(browser, f"labels-{'real' if real else 'synthetic'}-{width}-"
+                     f"{'dark' if dark else 'light'}{'-zoomed' if zoomed else ''}")  # fmt: skip
+        area = area[top : top + map_h - 12, :map_w]  # the closed phone drawer's shadow below
+        background = np.median(area.reshape(-1, 3), axis=0)
+        ink = np.abs(area - background).max(axis=2) > 48
+        covered = np.zeros_like(ink)
+        for x0, y0, x1, y1, _ in boxes:
+            covered[max(y0, 0) : y1, max(x0, 0) : x1] = True
+        stray = np.argwhere(ink & ~covered)
+        assert ink.sum() > 2000 and len(stray) == 0, stray[:10].tolist()

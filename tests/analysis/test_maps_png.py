@@ -12,7 +12,17 @@ from PIL import Image
 from scripts.bench_maps import planted_graph
 
 from vieweratlas.layout import compute_layout
-from vieweratlas.map_png import PALETTE, available_fonts, clean_text, draw_map, render_png
+from vieweratlas.map_png import (
+    PALETTE,
+    audience_text,
+    available_fonts,
+    clean_text,
+    draw_map,
+    label_box,
+    label_lines,
+    render_png,
+    text_style,
+)
 
 SIZE = (2340, 1920)
 
@@ -93,40 +103,55 @@ def test_clean_text_strips_controls_and_bidi_overrides():
     assert clean_text("x" * 50, 10) == "x" * 9 + "…"
 
 
+def test_label_lines_split_name_from_top_channels():
+    assert label_lines("Call of Duty: Warzone · English: a, b, c") == (
+        "Call of Duty: Warzone · English",
+        "a, b, c",
+    )
+    assert label_lines("xQcOW, ibai") == ("xQcOW, ibai", "")
+    assert label_lines(None) == ("", "")
+
+
+def test_audience_is_distinct_only_when_measured():
+    assert audience_text({"audience": 1234, "chatters": 2000}) == "1,234 distinct chatters"
+    summed = "2,000 chatters (sum over channels)"
+    assert audience_text({"audience": 0, "chatters": 2000}) == summed  # imported graph
+    assert audience_text({"audience": None, "chatters": 2000}) == summed
+    assert audience_text({"chatters": 2000}) == summed
+
+
 def test_font_chain_starts_with_an_installed_font():
     fonts = available_fonts()
     assert fonts[0] == "DejaVu Sans"
 
 
-def _boxes(fig):
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    return [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
-
-
-@pytest.mark.parametrize("real", [False, True])
-def test_map_labels_never_overlap(graph, real):
-    if real:
-        from scripts.real_graph import load
-
-        from vieweratlas.communities import detect
-        from vieweratlas.labels import community_table
-
-        data = load()
-        backbone = data.backbone()
-        found = detect(
-            len(data.logins), *(backbone[c].to_numpy() for c in ("src", "dst", "score")),
-            "leiden", 1.0, 1, runs=1,
-        )  # fmt: skip
-        nodes = data.nodes(found.membership)
-        communities, edges = community_table(nodes), backbone
-    else:
-        nodes, edges, communities, _ = graph
-    positions = compute_layout(nodes, edges, seed=1)
-    with rc_context({"font.family": available_fonts()}):  # as render_png draws it
-        boxes = _boxes(draw_map(nodes, positions, communities, "t"))
-    assert len(boxes) >= 15  # community labels and channel names are drawn
+@pytest.mark.parametrize("real", [False, True], ids=["synthetic", "real"])
+def test_map_labels_ink_stays_in_boxes_that_never_overlap(graph, real_map_graph, real):
+    """Every pair of map labels (community and channel names alike) keeps its boxes apart,
+    and every pixel the labels draw (text and halo, drawn alone) lies inside a box."""
+    nodes, _, communities, positions = real_map_graph if real else graph
+    with rc_context(text_style()):  # as render_png draws it
+        fig = draw_map(nodes, positions, communities, "t")
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        texts = [t for t in fig.axes[0].texts if t.get_text()]
+        boxes = [label_box(t, renderer) for t in texts]
+        for artist in [*fig.axes[0].collections, *fig.legends, *fig.texts]:
+            artist.set_visible(False)  # the labels alone
+        fig.canvas.draw()
+        alpha = np.asarray(fig.canvas.buffer_rgba())[::-1, :, 3]  # row 0 at the bottom
+    named = {t.get_text().split("\n")[0] for t in texts}
+    assert len(boxes) >= 15 and len(named - {clean_text(n, 24) for n in nodes["login"].to_pylist()})
+    top3 = [label_lines(label, 34)[0] for label in communities["label"].to_pylist()[:3]]
+    assert set(top3) <= named  # the largest communities are all named
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
-            assert not a.overlaps(b), (a, b)
+            assert not a.overlaps(b), (texts[boxes.index(a)].get_text(), a, b)
+    covered = np.zeros(alpha.shape, dtype=bool)
+    for box in boxes:
+        x0, y0 = np.floor(box.p0).astype(int)
+        x1, y1 = np.ceil(box.p1).astype(int)
+        covered[max(y0, 0) : y1, max(x0, 0) : x1] = True
+    ink = alpha > 16
+    stray = np.argwhere(ink & ~covered)
+    assert ink.sum() > 5000 and len(stray) == 0, stray[:10].tolist()
