@@ -156,11 +156,15 @@ BASELINES = ("duckdb_presence", "duckdb_pairs")
 
 
 def production_spec():
-    """The production window: 15,000 channels (top 5,000 per hour), 4 M users, hard setting."""
+    """The production window: 15,000 channels (top 5,000 per hour), 5.3 M users, hard setting.
+
+    5.3 M users give the last day ~42 M raw rows (live + VOD) from ~12,000 of the
+    channels (each hour's top 5,000 churn), the size of a production day.
+    """
     from vieweratlas.synthetic import hard_spec
 
     return hard_spec(
-        channels=15_000, users=4_000_000, communities=150, days=7, repeat=0.3, lurkers=20, seed=7
+        channels=15_000, users=5_300_000, communities=150, days=7, repeat=0.3, lurkers=20, seed=7
     )
 
 

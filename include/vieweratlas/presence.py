@@ -12,11 +12,13 @@ A day's output is sorted by (channel_id, user_id, source) so the overlap step
 can drop a live+VOD duplicate of one day with a neighbour comparison.
 
 Out of core: the inputs are copied to local disk and each footer is checked
-(schema, row count), then
-DuckDB unions the good files, groups and sorts them within the analysis memory
-budget (``VIEWERATLAS_ANALYSIS_MEMORY_MB``), spilling to local disk, and the
-result is streamed to Parquet in row groups. A page that turns out unreadable
-past a good footer makes every file be probed, and the broken ones skipped.
+(schema, row count), then DuckDB unions the good files, groups and sorts them
+within the analysis memory budget (``VIEWERATLAS_ANALYSIS_MEMORY_MB``), spilling
+to local disk, and writes the result as Parquet itself (``COPY ... TO``). One
+more query reads only the two login columns: the manifest's channel logins and
+valid row counts, and the ids of blocklisted accounts. A page that turns out
+unreadable past a good footer makes every file be probed, and the broken ones
+skipped.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from vieweratlas.storage import Lake
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
-BATCH_ROWS = 1 << 20  # rows per streamed batch and output row group
+BATCH_ROWS = 1 << 20  # rows per output row group
 
 
 class BadInputError(ValueError):
@@ -85,21 +87,28 @@ FROM read_parquet(files, union_by_name = true)
 WHERE channel_id >= 0 AND user_id >= 0 AND source IN ('live', 'vod')
   AND channel_login IS NOT NULL AND user_login IS NOT NULL AND message_count IS NOT NULL
 """
-#: One row per (channel, user, source) with messages summed, sorted: the daily presence.
+#: One row per (channel, user, source) with messages summed, sorted: the daily presence,
+#: written by DuckDB with ``DAILY_PRESENCE``'s column types and schema tag ({path}: local).
 DEDUPE_SQL = """
-SELECT $day::DATE AS date, channel_id, user_id, source,
-       least(sum(message_count), 2147483647)::INTEGER AS message_count
-FROM valid_rows($files)
-GROUP BY channel_id, user_id, source
-ORDER BY channel_id, user_id, source
+COPY (
+    SELECT $day::DATE AS date, channel_id, user_id, source,
+           least(sum(message_count), 2147483647)::INTEGER AS message_count
+    FROM valid_rows($files)
+    GROUP BY channel_id, user_id, source
+    ORDER BY channel_id, user_id, source
+) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {rows}, KV_METADATA {{{tag}}})
 """
-#: Per channel: its (greatest) login and valid rows; per blocklisted login: its user ids.
-LOGINS_SQL = """
-SELECT channel_id AS id, max(channel_login) AS login, count(*) AS valid_rows, false AS bot
+#: Per channel: its (greatest) login and valid rows (reads the dictionary-encoded logins).
+CHANNELS_SQL = """
+SELECT channel_id, max(channel_login) AS login, count(*) AS valid_rows
 FROM valid_rows($files) GROUP BY channel_id
-UNION ALL
-SELECT DISTINCT user_id, lower(user_login), 0, true
-FROM valid_rows($files) WHERE list_contains($bots, lower(user_login))
+"""
+#: The ids of blocklisted logins. Matched exactly (a filter pushed into the scan, no
+#: per-row ``lower()``): the collector and the VOD parser write only validated lower-case
+#: logins (``lake.LOGIN_RE``). Still the one per-row read of the ``user_login`` strings.
+BOTS_SQL = """
+SELECT DISTINCT user_id, user_login
+FROM valid_rows($files) WHERE user_login IN (SELECT unnest($bots::VARCHAR[]))
 """
 PROBE_SQL = "SELECT count(*) FROM valid_rows($files)"
 
@@ -238,46 +247,42 @@ def _check_share(day: str, bad: list[str], inputs: dict, max_share: float) -> No
 def _dedupe_to(con, urls: list[str], day: str, path: str) -> tuple[dict, dict, int, int]:
     """Write the day's presence to the local ``path``; return logins, bots, valid and out rows."""
     logins: dict[str, str] = {}
-    bots: dict[int, str] = {}
-    valid_rows = rows_out = 0
-    with pq.ParquetWriter(path, DAILY_PRESENCE, compression="zstd") as writer:
-        if not urls:
-            writer.write_table(DAILY_PRESENCE.empty_table())
-            return logins, bots, 0, 0
-        con.execute(VALID_ROWS_MACRO)
-        found = con.sql(
-            LOGINS_SQL, params={"files": urls, "bots": sorted(blocklist())}
-        ).to_arrow_table()
-        for ident, login, rows, bot in zip(
-            *(found[c].to_pylist() for c in found.column_names), strict=True
-        ):
-            if bot:
-                bots[ident] = login
-            else:
-                logins[str(ident)] = login
-                valid_rows += rows
-        reader = con.sql(DEDUPE_SQL, params={"files": urls, "day": day}).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            writer.write_table(pa.Table.from_batches([batch]).cast(DAILY_PRESENCE))
-            rows_out += batch.num_rows
-    return dict(sorted(logins.items())), bots, valid_rows, rows_out
+    valid_rows = 0
+    if not urls:
+        pq.write_table(DAILY_PRESENCE.empty_table(), path, compression="zstd")
+        return logins, {}, 0, 0
+    con.execute(VALID_ROWS_MACRO)
+    for channel, login, rows in con.execute(CHANNELS_SQL, {"files": urls}).fetchall():
+        logins[str(channel)] = login
+        valid_rows += rows
+    bots = dict(con.execute(BOTS_SQL, {"files": urls, "bots": sorted(blocklist())}).fetchall())
+    tag = ", ".join(f"'{k.decode()}': '{v.decode()}'" for k, v in DAILY_PRESENCE.metadata.items())
+    copy = DEDUPE_SQL.format(path=path.replace("'", "''"), rows=BATCH_ROWS, tag=tag)
+    rows_out = con.execute(copy, {"files": urls, "day": day}).fetchone()[0]
+    return dict(sorted(logins.items())), dict(sorted(bots.items())), valid_rows, int(rows_out)
 
 
 #: Distinct chatters per community over a window, bots removed as the overlap step removes
-#: them (blocklisted ids, and accounts in more than $share of the window's channels).
+#: them: blocklisted ids, and accounts in more than $share of the window's channels. Only
+#: the two id columns are read. An account's distinct channels are counted only for the
+#: few accounts with more rows than that threshold (rows >= distinct channels), so the
+#: window's (channel, user) pairs are never de-duplicated as a whole.
 AUDIENCE_SQL = """
-WITH pairs AS MATERIALIZED (
-    SELECT DISTINCT channel_id, user_id FROM read_parquet($files)
+WITH seen AS (
+    SELECT $share * count(DISTINCT channel_id) AS threshold FROM read_parquet($files)
+), heavy AS (
+    SELECT user_id FROM read_parquet($files) GROUP BY user_id
+    HAVING count(*) > (SELECT threshold FROM seen)
 ), bots AS (
-    SELECT user_id FROM pairs GROUP BY user_id
-    HAVING count(*) > $share * (SELECT count(DISTINCT channel_id) FROM pairs)
-    UNION SELECT unnest($known::BIGINT[])
+    SELECT user_id FROM read_parquet($files) SEMI JOIN heavy USING (user_id) GROUP BY user_id
+    HAVING count(DISTINCT channel_id) > (SELECT threshold FROM seen)
+    UNION ALL SELECT unnest($known::BIGINT[])
 ), members AS (
     SELECT unnest($channels::BIGINT[]) AS channel_id, unnest($community::INTEGER[]) AS community
 )
 SELECT community, count(*) AS audience FROM (
     SELECT DISTINCT m.community, p.user_id
-    FROM pairs p JOIN members m USING (channel_id) ANTI JOIN bots b USING (user_id)
+    FROM read_parquet($files) p JOIN members m USING (channel_id) ANTI JOIN bots b USING (user_id)
 ) GROUP BY community
 """
 

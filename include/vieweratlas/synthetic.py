@@ -287,21 +287,25 @@ def write_raw_day(
     collectors: int = 2,
     parts: int = 2,
     max_vods: int = 200,
+    hours: tuple[int, int] = (4, 16),
 ) -> dict[str, int]:
     """Write the window's last day as production raw input; return file and row counts.
 
-    Each channel streams one block of 2 to 14 hours; each hour only the ``top``
-    most popular live channels are collected (the collector's top-N list), so the
-    channel set churns hour by hour. A chatter stays for a run of consecutive
-    hours of the channel's block (~4 on average), so one (channel, user) pair is
-    several raw rows; each hour is split over ``collectors`` collectors and
-    ``parts`` incremental part files each. At most ``max_vods`` VODs (the most
-    popular VOD channels) are written, as one VOD run downloads a bounded number.
+    Each channel streams one block of ``hours`` (4 to 16 by default: about 10,
+    so with 15,000 channels ~6,250 are live in an hour); each hour only the
+    ``top`` most popular live channels are collected (the collector's top-N
+    list), so the channel set churns hour by hour and the tail of the popularity
+    law is collected only in the hours the bigger channels are off air. A chatter
+    stays for a run of consecutive hours of the channel's block (~4 on average),
+    so one (channel, user) pair is several raw rows; each hour is split over
+    ``collectors`` collectors and ``parts`` incremental part files each. At most
+    ``max_vods`` VODs (the most popular VOD channels) are written, as one VOD
+    run downloads a bounded number.
     """
     index = window.spec.days - 1
     rng = np.random.default_rng(window.spec.seed + 3)
     n = window.spec.channels
-    start, length = rng.integers(0, 24, n), rng.integers(2, 15, n)
+    start, length = rng.integers(0, 24, n), rng.integers(hours[0], hours[1] + 1, n)
     live = (np.arange(24)[None, :] - start[:, None]) % 24 < length[:, None]
     score = np.where(live, window.popularity[:, None], -1.0)
     live &= np.argsort(np.argsort(-score, axis=0, kind="stable"), axis=0) < top
