@@ -118,9 +118,11 @@ def import_overlap(
     """
     import pyarrow.parquet as pq
 
+    from vieweratlas.audience import drop_members
     from vieweratlas.schema import CHANNEL_METADATA
 
     channels, pairs = read_edge_list(edges_csv, labels_csv)
+    drop_members(lake, keys.analysis_file(day, "members.parquet"))  # no chatters to count
     lake.write_parquet(
         keys.analysis_file(day, "channels.parquet"), channels.drop_columns(["display_name"])
     )

@@ -260,6 +260,7 @@ ANALYSIS_WORK = (
     "metadata.parquet",
     "pairs.parquet",  # every channel pair >= min_shared (overlap.PAIRS), in row groups
     "neighbors.parquet",  # each channel's top neighbours by shared weight (rows)
+    "members.parquet",  # the filtered window, (user, channel row) (audience.MEMBER_ROWS)
     "tracking.json",  # the track step's state: tracked against which day
 )
 

@@ -91,10 +91,12 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
     """Bot filter, channel filter, exact pair weights and the backbone.
 
     Writes the work files ``channels`` (+ ``self_weight``, W's diagonal),
+    ``members`` (the filtered window, for the labels step's distinct chatters),
     ``pairs`` (every pair >= min_shared, streamed in row groups), ``edges``
     (backbone) and ``neighbors`` (top neighbours by shared weight). With
     ``settings.overlap_engine == "athena"`` the pair counts come from Athena.
     """
+    from vieweratlas.audience import write_members
     from vieweratlas.bots import bot_user_mask
     from vieweratlas.overlap import build_incidence, drop_users, keep_channels
 
@@ -140,6 +142,7 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
         }
     )
     lake.write_parquet(keys.analysis_file(day, "channels.parquet"), channels)
+    write_members(lake, keys.analysis_file(day, "members.parquet"), incidence)
     kept, pairs = write_pairs_and_select(lake, day, incidence, params)
     timings["overlap"] = time.perf_counter() - clock
     return {
@@ -215,6 +218,7 @@ def athena_overlap_step(lake: Lake, day: str, params: AnalysisParams, settings) 
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 
     from vieweratlas.athena import athena_overlap
+    from vieweratlas.audience import drop_members
 
     days = window(day, params.window_days)
     logins, known, missing = read_window_meta(lake, days)
@@ -232,6 +236,7 @@ def athena_overlap_step(lake: Lake, day: str, params: AnalysisParams, settings) 
     )
     if counted["channels"] == 0:
         raise EmptyWindowError(f"no channel with at least {params.min_chatters} chatters")
+    drop_members(lake, keys.analysis_file(day, "members.parquet"))  # labels read presence
     found = backbone_from_pairs(lake, day, params)
     return {
         "engine": "athena",
@@ -297,6 +302,7 @@ def communities_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
 
 def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     """Node and community tables with labels; writes ``graph_nodes`` and ``communities``."""
+    from vieweratlas.audience import community_audience as members_audience
     from vieweratlas.labels import community_table, node_table, read_metadata
     from vieweratlas.presence import community_audience
 
@@ -310,16 +316,25 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
         ids, logins, channels["chatters"].to_numpy(), membership["community"].to_numpy(), metadata
     )
     communities = community_table(nodes)
-    audience = community_audience(
-        lake,
-        window(day, params.window_days),
-        ids,
-        membership["community"].to_numpy(),
-        params.bot_channel_share if params.bot_filter else None,
-    )
+    community = membership["community"].to_numpy()
+    members = keys.analysis_file(day, "members.parquet")
+    if lake.exists(members):  # written by the local overlap engine
+        audience = members_audience(lake, members, community)
+    else:  # Athena's pair counts or an imported graph: from presence, if there is any
+        audience = community_audience(
+            lake,
+            window(day, params.window_days),
+            ids,
+            community,
+            params.bot_channel_share if params.bot_filter else None,
+        )
     column = communities.schema.get_field_index("audience")
     communities = communities.set_column(
-        column, communities.schema.field(column), pa.array(audience, pa.int64())
+        column,
+        communities.schema.field(column),
+        pa.nulls(communities.num_rows, pa.int64())
+        if audience is None
+        else pa.array(audience, pa.int64()),
     )
     lake.write_parquet(keys.analysis_file(day, "graph_nodes.parquet"), nodes)
     lake.write_parquet(keys.analysis_file(day, "communities.parquet"), communities)

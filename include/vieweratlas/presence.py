@@ -303,7 +303,7 @@ def community_audience(
     community: np.ndarray,
     bot_share: float | None = None,
     memory_mb: int | None = None,
-) -> np.ndarray:
+) -> np.ndarray | None:
     """Distinct chatters per community (index = community) over the daily presence of ``days``.
 
     A chatter of several channels of one community counts once, unlike the sum
@@ -313,7 +313,9 @@ def community_audience(
     """
     found_days = [keys.daily_presence(d) for d in days if lake.exists(keys.daily_presence(d))]
     audience = np.zeros(int(community.max()) + 1 if len(community) else 0, np.int64)
-    if not found_days or not len(audience):
+    if not found_days:
+        return None  # nothing to count from (an imported graph): unknown, not 0
+    if not len(audience):
         return audience
     params = {
         "share": 1.0 if bot_share is None else bot_share,

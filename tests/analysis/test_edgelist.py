@@ -68,3 +68,5 @@ def test_script_renders_every_output_from_the_real_graph(tmp_path, capsys):
     assert [r["rank"] for r in ibai] == list(range(1, 21))
     labels = lake.read_parquet(keys.analysis_latest("graph_nodes.parquet"))
     assert "TheGrefg" in labels["display_name"].to_pylist()
+    communities = lake.read_parquet(keys.analysis_latest("communities.parquet"))
+    assert communities["audience"].null_count == communities.num_rows  # no chatters: unknown
