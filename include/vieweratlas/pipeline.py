@@ -318,6 +318,7 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     communities = community_table(nodes)
     community = membership["community"].to_numpy()
     members = keys.analysis_file(day, "members.parquet")
+    audience: np.ndarray | None
     if lake.exists(members):  # written by the local overlap engine
         audience = members_audience(lake, members, community)
     else:  # Athena's pair counts or an imported graph: from presence, if there is any
