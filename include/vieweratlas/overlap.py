@@ -524,7 +524,7 @@ def _row_top(rows: np.ndarray, cols: np.ndarray, key: np.ndarray, k: int) -> np.
     An exact sort of :func:`_row_candidates` (about k per row) picks the top k;
     sorting every entry exactly would cost several times more.
     """
-    cand = _row_candidates(rows, key, k)
+    cand = _row_candidates(rows, key, k)[0]
     order = cand[_exact_order(rows[cand], cols[cand], np.asarray(key)[cand])]
     sorted_rows = rows[order]
     first = np.flatnonzero(np.diff(sorted_rows, prepend=sorted_rows[:1] - 1) != 0)
@@ -548,12 +548,21 @@ def _exact_order(rows: np.ndarray, cols: np.ndarray, key: np.ndarray) -> np.ndar
         mark[tie] = mark[tie + 1] = True
         at = np.flatnonzero(mark)
         runs = order[at]
-        order[at] = runs[np.lexsort((cols[runs], -key[runs], packed[runs]))]
+        group = np.cumsum(np.diff(packed[runs], prepend=packed[runs[0]] - 1) != 0)
+        same = np.diff(key[runs]) == 0
+        if bool(np.all(same | (np.diff(group) != 0))):  # exact ties: by column alone
+            width = np.int64(cols.max(initial=0)) + 1
+            order[at] = runs[np.argsort(group * width + cols[runs])]
+        else:
+            order[at] = runs[np.lexsort((cols[runs], -key[runs], packed[runs]))]
     return order
 
 
-def _row_candidates(rows: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
-    """Indices of a superset of each row's k largest ``key`` (>= 0), ascending.
+def _row_candidates(rows: np.ndarray, key: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Indices of a superset of each row's k largest ``key`` (>= 0), ascending; floors.
+
+    The floors are, for each row with k entries or more (returned with them),
+    a float32 below which no key of that row can be among its top k.
 
     One sort of packed (row, key rounded down) integers finds each row's k-th
     largest rounded key; rounding keeps order, so every entry whose rounded key
@@ -563,7 +572,7 @@ def _row_candidates(rows: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     (a 64-bit pack for spans above 2^16 rows).
     """
     if len(rows) == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     base = int(rows.min())
     span = int(rows.max()) - base + 1
     local = rows - np.asarray(base, rows.dtype)
@@ -585,16 +594,20 @@ def _row_candidates(rows: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     has = count > 0
     limit[has] = packed[start[has] + np.minimum(count[has], k) - 1] & ((1 << key_bits) - 1)
     del packed
-    return np.flatnonzero(inv <= limit[local])
+    full = np.flatnonzero(count >= k)
+    lowest = ((1 << key_bits) - 1 - limit[full]) << (0 if wide else shift)  # bucket's first bits
+    floors = lowest.astype(np.int32).view(np.float32)
+    return np.flatnonzero(inv <= limit[local]), full + base, floors
 
 
 @dataclass
 class _Selection:
     """Candidates chosen so far: backbone and neighbours, as directed (row, col) entries.
 
-    Pairs arrive in parts (row blocks, or batches of a ``pairs`` file); each
-    part's per-row candidates (a superset of its top k) are kept and reduced to
-    the exact top k once they hold more than twice the final size, and at the
+    Pairs arrive in parts (row blocks, or batches of a ``pairs`` file); entries
+    under their row's floor so far are dropped at once, each part's per-row
+    candidates (a superset of its top k) are kept and reduced once they hold
+    more than twice the final size (exactly if ties keep many), and at the
     end: the top k of a row is always among the union of its parts' top k (one
     total order: key descending, then column).
     """
@@ -605,6 +618,10 @@ class _Selection:
     bb: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     nb: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     pairs_with_overlap: int = 0
+    floors: tuple[np.ndarray, np.ndarray] = field(init=False)  # float32 per row: bb, nb
+
+    def __post_init__(self) -> None:
+        self.floors = (np.zeros(len(self.own), np.float32), np.zeros(len(self.own), np.float32))
 
     def add(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
         """Offer pairs (src < dst, weight >= min_shared), in both directions."""
@@ -612,8 +629,13 @@ class _Selection:
             score = w / np.sqrt(self.own[src] * self.own[dst])
         rows, cols = np.concatenate([src, dst]), np.concatenate([dst, src])
         w, score = np.concatenate([w, w]), np.concatenate([score, score])
-        for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, w)):
-            pick = _row_candidates(rows, key, k)
+        criteria = ((self.bb, self.top_k, score), (self.nb, self.neighbors, w))
+        for (parts, k, key), floor in zip(criteria, self.floors, strict=True):
+            # below a row's floor (the k-th best of a part before, rounded down): never top k
+            offered = np.flatnonzero(key.astype(np.float32) >= floor[rows])
+            pick, full, floors = _row_candidates(rows[offered], key[offered], k)
+            np.maximum.at(floor, full, floors)
+            pick = offered[pick]
             parts.append((rows[pick], cols[pick], w[pick], score[pick]))
         if self._held() > 2 * len(self.own) * (self.top_k + self.neighbors):
             self._merge(exact=False)
@@ -623,9 +645,9 @@ class _Selection:
     def _held(self) -> int:
         return sum(len(p[0]) for p in self.bb + self.nb)
 
-    def _merge(self, exact: bool) -> None:
+    def _merge(self, exact: bool = True) -> None:
         """The parts so far as one: each row's exact top k, or a superset of it."""
-        pick_from = _row_top if exact else lambda r, c, key, k: _row_candidates(r, key, k)
+        pick_from = _row_top if exact else lambda r, c, key, k: _row_candidates(r, key, k)[0]
         for parts, k, by_score in ((self.bb, self.top_k, True), (self.nb, self.neighbors, False)):
             if parts:
                 r, c, w, s = _joined(parts)
@@ -633,7 +655,7 @@ class _Selection:
                 parts[:] = [(r[pick], c[pick], w[pick], s[pick])]
 
     def backbone(self) -> Backbone:
-        self._merge(exact=True)
+        self._merge()
         r, c, w, s = _joined(self.bb)
         keep = s > 0
         r, c, w, s = r[keep], c[keep], w[keep], s[keep]
@@ -648,7 +670,7 @@ class _Selection:
         )
 
     def neighbor_rows(self) -> Neighbors:
-        self._merge(exact=True)
+        self._merge()
         r, c, w, _ = _joined(self.nb)
         order = np.argsort(r, kind="stable")  # one part, by row then rank
         r, c, w = r[order], c[order], w[order]

@@ -104,11 +104,34 @@ def test_row_top_equals_an_exact_sort_with_ties(rows_span):
 
 
 def test_filter_window_equals_drop_users_then_keep_channels():
-    inc = random_window(5, channels=30, users=200)
-    mask, _, _ = bot_user_mask(inc.user_ids, inc.channels_per_user, 30, inc.user_ids[:3], 0.3)
-    expected = overlap.keep_channels(overlap.drop_users(inc, mask), 20)
-    got = overlap.filter_window(inc, mask, 20)  # consumes inc
+    inc = random_window(5, channels=30, users=3000)
+    mask, known, heuristic = bot_user_mask(
+        inc.user_ids, inc.channels_per_user, 30, inc.user_ids[:3], 0.1
+    )
+    assert known == 3 and heuristic > 10
+    expected = overlap.keep_channels(overlap.drop_users(inc, mask), 60)
+    bots = inc.user_ids[mask]
+    got = overlap.filter_window(inc, mask, 60)  # consumes inc
+    assert not np.isin(bots, got.user_ids).any()
+    assert 0 < len(got.channel_ids) < 30
     assert np.array_equal(got.channel_ids, expected.channel_ids)
     assert np.array_equal(got.user_ids, expected.user_ids)
-    assert (got.days != expected.days).nnz == 0
     assert got.days.shape == expected.days.shape
+    assert (got.days != expected.days).nnz == 0
+
+
+@pytest.mark.parametrize("cells", [1, overlap.BLOCK_CELLS])
+def test_tied_scores_keep_only_the_lowest_channels(cells):
+    # Channel 0 shares one chatter with each of 1..4 (equal scores: a 4-way tie for its
+    # top 1); each of 1..4 shares 5 chatters with its partner 5..8, which it keeps.
+    c, u = [], []
+    for leaf in range(1, 5):
+        c += [0, leaf]
+        u += [leaf, leaf]
+        for j in range(5):
+            c += [leaf, leaf + 4]
+            u += [100 * leaf + j] * 2
+    inc = overlap.build_incidence([(np.array(c, np.int64), np.array(u, np.int64))])
+    kept, _ = overlap.select(inc, "unique", top_k=1, cells=cells)
+    edges = sorted(zip(kept.src.tolist(), kept.dst.tolist(), strict=True))
+    assert edges == [(0, 1), (1, 5), (2, 6), (3, 7), (4, 8)]
