@@ -585,17 +585,18 @@ def _row_candidates(rows: np.ndarray, key: np.ndarray, k: int) -> tuple[np.ndarr
     inv = np.asarray(key, np.float32).view(np.int32)  # monotonic for keys >= 0
     if not wide:
         inv = inv >> shift
-    inv = np.asarray((1 << key_bits) - 1, packed_type) - inv  # ascending = key descending
+    top = (1 << key_bits) - 1
+    inv = np.subtract(top, inv, dtype=packed_type)  # ascending = key descending
     packed = local.astype(packed_type)
     packed <<= key_bits
     packed |= inv
     packed.sort()
     limit = np.full(span, -1, packed_type)
     has = count > 0
-    limit[has] = packed[start[has] + np.minimum(count[has], k) - 1] & ((1 << key_bits) - 1)
+    limit[has] = packed[start[has] + np.minimum(count[has], k) - 1] & top
     del packed
     full = np.flatnonzero(count >= k)
-    lowest = ((1 << key_bits) - 1 - limit[full]) << (0 if wide else shift)  # bucket's first bits
+    lowest = np.subtract(top, limit[full], dtype=np.int64) << (0 if wide else shift)  # bucket start
     floors = lowest.astype(np.int32).view(np.float32)
     return np.flatnonzero(inv <= limit[local]), full + base, floors
 
