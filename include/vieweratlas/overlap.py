@@ -345,7 +345,8 @@ class _Level:
 
     Each (channel, user) entry of the channel-major side carries its position
     in the user's ascending channel list, so the channels after it (the strict
-    upper triangle of ``W``) are one contiguous run.
+    upper triangle of ``W``) are one contiguous run; with ``full`` a row's
+    incidences are all its users' channels instead (whole rows, diagonal included).
     """
 
     user_ptr: np.ndarray  # user j's channel rows: user_channels[user_ptr[j]:user_ptr[j + 1]]
@@ -354,7 +355,8 @@ class _Level:
     channel_ptr: np.ndarray  # int64: channel i's users: channel_users[channel_ptr[i]:...]
     channel_users: np.ndarray  # int32
     channel_pos: np.ndarray  # int16/int32: the channel's position in each user's list
-    cells: np.ndarray = field(init=False)  # int64: per channel row, its upper pair incidences
+    full: bool = False
+    cells: np.ndarray = field(init=False)  # int64: per channel row, its pair incidences
 
     def __post_init__(self) -> None:
         self.cells = np.zeros(len(self.channel_ptr) - 1, np.int64)
@@ -368,7 +370,7 @@ class _Level:
         self.cells[per_channel == 0] = 0  # reduceat's rule for empty rows
 
     @classmethod
-    def of(cls, matrix: sp.csc_matrix) -> _Level:
+    def of(cls, matrix: sp.csc_matrix, full: bool = False) -> _Level:
         n, users = matrix.shape
         degree = np.diff(matrix.indptr).astype(np.int32)
         pos = np.ones(matrix.nnz, np.int16 if degree.max(initial=0) < 1 << 15 else np.int32)
@@ -387,13 +389,15 @@ class _Level:
             by_channel.indptr.astype(np.int64),
             by_channel.indices.astype(np.int32, copy=False),
             by_channel.data,
+            full,
         )
 
     def _after(self, users: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Channels after each (user, position) entry in the user's list (int32)."""
+        """Channels after each (user, position) entry in the user's list (all, if ``full``)."""
         per = self.degree[users]
-        per -= pos
-        per -= 1
+        if not self.full:
+            per -= pos
+            per -= 1
         return per
 
     def counts(self, start: int, stop: int, n: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -434,16 +438,18 @@ class _Level:
         small = len(self.user_channels) + total < np.iinfo(np.int32).max
         index = np.int32 if small else np.int64
         first_out = np.cumsum(per, dtype=np.int64) - per
-        at = np.repeat((self.user_ptr[users] + pos + 1 - first_out).astype(index), per)
+        first_in = self.user_ptr[users] if self.full else self.user_ptr[users] + pos + 1
+        at = np.repeat((first_in - first_out).astype(index), per)
         at += np.arange(total, dtype=index)
         return self.user_channels[at]
 
 
-def _levels(incidence: Incidence, weighting: str) -> list[_Level]:
+def _levels(incidence: Incidence, weighting: str, full: bool = False) -> list[_Level]:
     """``B_t = (A >= t)`` for each level t of the weighting (one level for ``unique``)."""
     matrix = incidence.days
     top = 1 if weighting == "unique" or matrix.nnz == 0 else int(matrix.data.max())
-    return [_Level.of(matrix if t == 1 else _at_least(matrix, t)) for t in range(1, top + 1)]
+    levels = range(1, top + 1)
+    return [_Level.of(matrix if t == 1 else _at_least(matrix, t), full) for t in levels]
 
 
 def _at_least(matrix: sp.csc_matrix, t: int) -> sp.csc_matrix:
@@ -484,19 +490,19 @@ def row_blocks(cells: np.ndarray, limit: int, max_rows: int) -> list[tuple[int, 
 
 
 def weight_blocks(
-    incidence: Incidence, weighting: str, cells: int | None = None
+    incidence: Incidence, weighting: str, cells: int | None = None, full: bool = False
 ) -> Iterable[tuple[int, sp.csr_matrix]]:
-    """(first row, rows of ``W`` above the diagonal) block by block.
+    """(first row, rows of ``W`` above the diagonal, or whole rows if ``full``) by blocks.
 
     Blocks hold at most ``cells`` (user, channel pair) incidences (default
     ``BLOCK_CELLS``; see :func:`block_cells`), so memory stays flat whatever the
     channel count and small channels share a block. Column indices are sorted;
-    a row's entries left of the diagonal are in the earlier rows' blocks.
+    without ``full``, a row's entries left of the diagonal are in earlier blocks.
     """
     n = incidence.days.shape[0]
     if n == 0:
         return
-    levels = _levels(incidence, weighting)
+    levels = _levels(incidence, weighting, full)
     max_rows = max(1, np.iinfo(np.int32).max // n)  # (row - start) * n + col fits int32
     limit = cells or BLOCK_CELLS
     for start, stop in row_blocks(levels[0].cells, limit, max_rows):
@@ -619,13 +625,23 @@ class _Selection:
     bb: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     nb: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     pairs_with_overlap: int = 0
+    complete: bool = True  # parts so far are whole rows, each row in one part, exact
     floors: tuple[np.ndarray, np.ndarray] = field(init=False)  # float32 per row: bb, nb
 
     def __post_init__(self) -> None:
         self.floors = (np.zeros(len(self.own), np.float32), np.zeros(len(self.own), np.float32))
 
+    def add_rows(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> None:
+        """Whole rows (every entry of each row, weight >= min_shared): their exact top k."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = w / np.sqrt(self.own[rows] * self.own[cols])
+        for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, w)):
+            pick = _row_top(rows, cols, key, k)
+            parts.append((rows[pick], cols[pick], w[pick], score[pick]))
+
     def add(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
         """Offer pairs (src < dst, weight >= min_shared), in both directions."""
+        self.complete = False
         with np.errstate(divide="ignore", invalid="ignore"):
             score = w / np.sqrt(self.own[src] * self.own[dst])
         rows, cols = np.concatenate([src, dst]), np.concatenate([dst, src])
@@ -656,12 +672,20 @@ class _Selection:
                 parts[:] = [(r[pick], c[pick], w[pick], s[pick])]
 
     def backbone(self) -> Backbone:
-        self._merge()
+        if not self.complete:
+            self._merge(exact=True)
         r, c, w, s = _joined(self.bb)
-        keep = s > 0
-        r, c, w, s = r[keep], c[keep], w[keep], s[keep]
-        lo, hi = np.minimum(r, c).astype(np.int64), np.maximum(r, c).astype(np.int64)
-        _, first = np.unique(lo * len(self.own) + hi, return_index=True)
+        self.bb.clear()
+        if not bool(np.all(s > 0)):
+            keep = s > 0
+            r, c, w, s = r[keep], c[keep], w[keep], s[keep]
+        lo, hi = np.minimum(r, c), np.maximum(r, c)
+        del r, c
+        key = lo.astype(np.int64) * len(self.own) + hi
+        order = np.argsort(key)  # an edge is chosen once or twice (by either end)
+        key = key[order]
+        first = order[np.flatnonzero(np.diff(key, prepend=-1) != 0)]
+        del key, order
         return Backbone(
             lo[first].astype(np.int32),
             hi[first].astype(np.int32),
@@ -671,9 +695,10 @@ class _Selection:
         )
 
     def neighbor_rows(self) -> Neighbors:
-        self._merge()
+        if not self.complete:
+            self._merge(exact=True)
         r, c, w, _ = _joined(self.nb)
-        order = np.argsort(r, kind="stable")  # one part, by row then rank
+        order = np.argsort(r, kind="stable")  # parts by row then rank
         r, c, w = r[order], c[order], w[order]
         first = np.flatnonzero(np.diff(r, prepend=-1) != 0)
         rank = np.arange(len(r)) - np.repeat(first, np.diff(first, append=len(r))) + 1
@@ -690,6 +715,20 @@ def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
 
 
 PairsSink = Callable[[pa.Table], None]
+
+
+def whole_rows(incidence: Incidence, cells: int, kept_per_row: int) -> bool:
+    """Count whole rows of ``W`` (True) or only its upper triangle, whichever costs less.
+
+    The upper triangle needs half the (user, channel pair) incidences, but each
+    row's top k is then picked from pairs seen in both directions, block after
+    block: about blocks × channels × ``kept_per_row`` candidates, each costing
+    several incidences' work. Few channels per block favour the upper triangle.
+    """
+    degree = np.diff(incidence.days.indptr).astype(np.int64)
+    upper = int((degree * (degree - 1) // 2).sum())
+    blocks = -(-upper // cells)
+    return 4 * blocks * incidence.days.shape[0] * kept_per_row > upper
 
 
 def _ahead(items: Iterable[T]) -> Iterator[T]:
@@ -724,18 +763,22 @@ def select(
     """
     own = incidence.self_weight(weighting)
     chosen = _Selection(top_k, neighbors, own)
-    for start, block in _ahead(weight_blocks(incidence, weighting, cells)):
+    full = whole_rows(incidence, cells or BLOCK_CELLS, top_k + neighbors)
+    for start, block in _ahead(weight_blocks(incidence, weighting, cells, full)):
         rows = np.repeat(
             np.arange(start, start + block.shape[0], dtype=np.int32), np.diff(block.indptr)
         )
         cols, w = block.indices.astype(np.int32, copy=False), block.data.astype(np.float64)
-        chosen.pairs_with_overlap += len(rows)
-        if min_shared > 1:
-            keep = w >= min_shared
-            rows, cols, w = rows[keep], cols[keep], w[keep]
+        keep = (cols != rows) & (w >= min_shared) if full else w >= min_shared
+        chosen.pairs_with_overlap += int(np.count_nonzero(cols > rows))
+        rows, cols, w = rows[keep], cols[keep], w[keep]
+        up = cols > rows if full else slice(None)
         if on_pairs is not None:
-            on_pairs(pa.table([rows, cols, w], schema=PAIRS))
-        chosen.add(rows, cols, w)
+            on_pairs(pa.table([rows[up], cols[up], w[up]], schema=PAIRS))
+        if full:
+            chosen.add_rows(rows, cols, w)
+        else:
+            chosen.add(rows, cols, w)
     return chosen.backbone(), chosen.neighbor_rows()
 
 

@@ -76,7 +76,13 @@ def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(weighting):
     for a in range(len(w)):
         order = sorted((c for c in range(len(w)) if off[a, c] > 0), key=lambda c: (-score[a, c], c))
         expected |= {(min(a, c), max(a, c)) for c in order[:k]}
-    for cells in (1, 50, overlap.BLOCK_CELLS):
+    # whole rows for small blocks; the upper triangle (picks merged across blocks) for one
+    assert [overlap.whole_rows(inc, c, k + overlap.NEIGHBORS) for c in (1, 50, 10**6)] == [
+        True,
+        True,
+        False,
+    ]
+    for cells in (1, 50, 10**6):
         kept, near = overlap.select(inc, weighting, top_k=k, cells=cells)
         assert set(zip(kept.src.tolist(), kept.dst.tolist(), strict=True)) == expected
         assert np.allclose(kept.score, score[kept.src, kept.dst])
