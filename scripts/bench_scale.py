@@ -4,10 +4,12 @@ For each channel count, writes (once, cached under ``--out``) a synthetic
 7-day window of daily presence with the same users, then runs
 ``pipeline.overlap_step`` in a fresh child process and prints its wall time,
 user and system CPU time and peak RSS (``getrusage``), with the pairs and
-edges it wrote::
+edges it wrote, the load average and the memory budget the step ran with
+(``--memory-mb``, default the ``VIEWERATLAS_ANALYSIS_MEMORY_MB`` setting)::
 
-    .venv/bin/python scripts/bench_scale.py --users 2000000 --channels 5000 20000
-    .venv/bin/python scripts/bench_scale.py --users 10000000 --channels 5000   # ~53 M rows
+    .venv/bin/python scripts/bench_scale.py --users 2000000 --channels 5000 10000 20000
+    .venv/bin/python scripts/bench_scale.py --users 10000000 --channels 5000   # ~51 M rows
+    .venv/bin/python scripts/bench_scale.py --lake bench-out/production   # any existing window
 
 The figures in docs/scaling.md come from this script.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -65,6 +68,7 @@ def run(root: str, days: int, weighting: str) -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "seconds": round(time.perf_counter() - started, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "user_s": round(usage.ru_utime, 2),
         "sys_s": round(usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
@@ -83,6 +87,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--weighting", default="unique", choices=["unique", "repeat"])
     parser.add_argument("--out", default=str(ROOT / "bench-out" / "scale"))
+    parser.add_argument("--lake", help="measure an existing lake folder instead (last day 03-07)")
+    parser.add_argument("--memory-mb", type=int, default=0, help="analysis memory budget")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # child mode: lake folder
     args = parser.parse_args()
     if args.run:
@@ -90,18 +96,32 @@ def main() -> int:
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print("| presence rows | channels | pairs | edges | time s | user s | sys s | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for channels in args.channels:
-        folder = lake_for(out, args.users, channels, args.days)
+    env = dict(os.environ)
+    if args.memory_mb:
+        env["VIEWERATLAS_ANALYSIS_MEMORY_MB"] = str(args.memory_mb)
+    budget = env.get("VIEWERATLAS_ANALYSIS_MEMORY_MB", "default")
+    print(
+        "| presence rows | channels | pairs | edges | time s | CPU s (user + sys) | peak RSS MB"
+        " | load avg | budget MB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    folders = [Path(args.lake).resolve()] if args.lake else []
+    folders += [] if args.lake else [lake_for(out, args.users, c, args.days) for c in args.channels]
+    for folder in folders:
         child = [sys.executable, __file__, "--run", str(folder), "--days", str(args.days)]
         result = subprocess.run(
-            [*child, "--weighting", args.weighting], capture_output=True, text=True, check=True
+            [*child, "--weighting", args.weighting],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
         )
         r = json.loads(result.stdout.strip().splitlines()[-1])
+        load = os.getloadavg()[0]
         print(
             f"| {r['presence_rows']:,} | {r['channels']:,} | {r['pairs']:,} | {r['edges']:,}"
-            f" | {r['seconds']} | {r['user_s']} | {r['sys_s']} | {r['peak_rss_mb']:,} |",
+            f" | {r['seconds']} | {r['cpu_s']} ({r['user_s']} + {r['sys_s']})"
+            f" | {r['peak_rss_mb']:,} | {load:.1f} | {budget} |",
             flush=True,
         )
         print(f"<!-- steps: {json.dumps(r['steps'])} -->", flush=True)

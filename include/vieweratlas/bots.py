@@ -62,7 +62,23 @@ def bot_user_mask(
     ``user_ids[i]`` is the Twitch id of dense user ``i``, ``channels_per_user[i]``
     the number of distinct channels it was seen in over the window.
     """
-    known = np.isin(user_ids, known_ids)
+    known = _members(user_ids, known_ids)
     broad = channels_per_user > channel_share * n_channels
     heuristic = broad & ~known
     return known | heuristic, int(known.sum()), int(heuristic.sum())
+
+
+def _members(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``np.isin(values, ids)``; by binary search when ``values`` strictly increase.
+
+    The window's user ids do (sorted, distinct): ``np.isin`` would sort a copy
+    of millions of them for a blocklist of a few hundred.
+    """
+    if len(values) < 2 or not bool(np.all(values[1:] > values[:-1])):
+        return np.isin(values, ids)
+    at = np.searchsorted(values, ids)
+    found = at < len(values)
+    at = at[found]
+    out = np.zeros(len(values), dtype=bool)
+    out[at[values[at] == np.asarray(ids)[found]]] = True
+    return out

@@ -28,15 +28,22 @@ imported edge list, or pair counts from another engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-#: A row block's product holds at most this many cells (bounds the block's memory).
-BLOCK_CELLS = 1 << 20
+T = TypeVar("T")
+
+#: (user, channel pair) incidences of one row block of ``W``, at most (see ``block_cells``).
+BLOCK_CELLS = 1 << 23
+MIN_BLOCK_CELLS = 1 << 16
+#: Bytes a row block holds per incidence at most, and its share (1 / n) of the budget.
+BYTES_PER_CELL = 48
+BLOCK_SHARE = 6  # a block is being chosen from while the next one is counted
 #: Sort/compaction chunk of the incidence build (bounds int64 temporaries).
 CHUNK = 1 << 22
 #: Neighbours listed per channel in ``channel_neighbors``.
@@ -223,6 +230,7 @@ def build_incidence(days) -> Incidence:
     if total and keys.max() >= np.iinfo(np.int64).max // n:
         raise ValueError("user ids too large to key (user, channel) pairs")
     at = 0
+    part = chunk = empty
     for values, lengths in zip(window.channels, window.lengths, strict=True):
         rows = np.repeat(np.searchsorted(channel_ids, values), lengths)
         part = keys[at : at + len(rows)]
@@ -231,9 +239,18 @@ def build_incidence(days) -> Incidence:
         at += len(rows)
     window.channels, window.lengths = [], []
     keys.sort()
-    count = np.empty(total, dtype=np.int16)  # days seen (<= window days), compacted below
-    unique = 0
-    lo = 0
+    repeats = 0  # keys equal to the one before, counted first: the outputs are allocated once
+    for lo in range(0, total - 1, CHUNK):
+        hi = min(lo + CHUNK, total - 1)
+        repeats += int(np.count_nonzero(keys[lo + 1 : hi + 1] == keys[lo:hi]))
+    unique = total - repeats
+    index = np.int32 if unique < np.iinfo(np.int32).max else np.int64
+    count = np.empty(unique, dtype=np.int16)  # days seen (<= window days)
+    rows = np.empty(unique, dtype=np.int32)
+    starts: list[np.ndarray] = []  # first entry of each user
+    users: list[np.ndarray] = []
+    done = lo = 0
+    previous = -1
     while lo < total:  # chunks end where a key changes: runs never straddle two chunks
         hi = min(lo + CHUNK, total)
         while hi < total and keys[hi] == keys[hi - 1]:
@@ -244,26 +261,20 @@ def build_incidence(days) -> Incidence:
         np.not_equal(chunk[1:], chunk[:-1], out=new[1:])
         first = np.flatnonzero(new)
         m = len(first)
-        count[unique : unique + m] = np.diff(first, append=len(chunk))
-        keys[unique : unique + m] = chunk[first]  # in place: the write stays behind the reads
-        unique += m
-        lo = hi
-    count = count[:unique].copy()
-    keys = keys[:unique]
-    rows = np.empty(unique, dtype=np.int32)
-    new_user = np.empty(unique, dtype=bool)
-    previous = -1
-    for lo in range(0, unique, CHUNK):
-        user, row = np.divmod(keys[lo : lo + CHUNK], n)
-        rows[lo : lo + len(row)] = row
-        new_user[lo] = user[0] != previous
-        np.not_equal(user[1:], user[:-1], out=new_user[lo + 1 : lo + len(row)])
+        count[done : done + m] = np.diff(first, append=len(chunk))
+        user, row = np.divmod(chunk[first], n)
+        rows[done : done + m] = row
+        new_user = np.empty(m, dtype=bool)
+        new_user[0] = user[0] != previous
+        np.not_equal(user[1:], user[:-1], out=new_user[1:])
+        starts.append((np.flatnonzero(new_user) + done).astype(index))
+        users.append(user[new_user])
         previous = user[-1]
-    col_start = np.flatnonzero(new_user)
-    del new_user
-    user_ids = keys[col_start] // n
-    del keys
-    index = np.int32 if unique < np.iinfo(np.int32).max else np.int64
+        done += m
+        lo = hi
+    del keys, chunk, part  # views of the buffer: the last references to it
+    col_start = np.concatenate([*starts, np.zeros(0, index)])
+    user_ids = np.concatenate([*users, empty])
     indptr = np.append(col_start, unique).astype(index)
     matrix = sp.csc_matrix((count, rows, indptr), shape=(len(channel_ids), len(col_start)))
     return Incidence(channel_ids, user_ids, matrix)
@@ -271,48 +282,174 @@ def build_incidence(days) -> Incidence:
 
 def drop_users(incidence: Incidence, mask: np.ndarray) -> Incidence:
     """The matrix without the users in ``mask``; the count removed is ``nnz`` before - after."""
-    keep = ~mask
-    matrix = incidence.days
-    entry_keep = np.repeat(keep, np.diff(matrix.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.diff(matrix.indptr)[keep])])
-    days = sp.csc_matrix(
-        (matrix.data[entry_keep], matrix.indices[entry_keep], indptr.astype(matrix.indptr.dtype)),
-        shape=(matrix.shape[0], int(keep.sum())),
-    )
-    return Incidence(incidence.channel_ids, incidence.user_ids[keep], days)
+    entry_keep = np.repeat(~mask, np.diff(incidence.days.indptr))
+    return _subset(incidence, entry_keep, np.ones(incidence.days.shape[0], bool), in_place=False)
 
 
 def keep_channels(incidence: Incidence, min_chatters: int) -> Incidence:
     """Only channels with at least ``min_chatters`` unique chatters (users left empty dropped)."""
     keep = incidence.chatters >= min_chatters
+    return _subset(incidence, keep[incidence.days.indices], keep, in_place=False)
+
+
+def filter_window(incidence: Incidence, mask: np.ndarray, min_chatters: int) -> Incidence:
+    """``keep_channels(drop_users(incidence, mask), min_chatters)``, compacted in place.
+
+    The incidence passed in is consumed (its arrays are reused): the window is
+    never held twice.
+    """
     matrix = incidence.days
-    new_row = (np.cumsum(keep) - 1).astype(np.int32)
-    entry_keep = keep[matrix.indices]
+    per_user = np.diff(matrix.indptr)
+    dropped = np.repeat(mask, per_user)
+    chatters = incidence.chatters - np.bincount(matrix.indices[dropped], minlength=matrix.shape[0])
+    keep = chatters >= min_chatters
+    np.logical_not(dropped, out=dropped)
+    dropped &= keep[matrix.indices]  # now: entries kept
+    return _subset(incidence, dropped, keep, in_place=True)
+
+
+def _subset(
+    incidence: Incidence, entry_keep: np.ndarray, channel_keep: np.ndarray, in_place: bool
+) -> Incidence:
+    """The entries in ``entry_keep`` (none in a channel outside ``channel_keep``).
+
+    Channels are renumbered, users left without entries dropped. ``in_place``
+    compacts the matrix's own arrays chunk by chunk (the writes stay behind the reads).
+    """
+    matrix = incidence.days
+    new_row = (np.cumsum(channel_keep) - 1).astype(np.int32)
     per_user = np.add.reduceat(entry_keep, matrix.indptr[:-1]) if matrix.nnz else None
     if per_user is None:
         per_user = np.zeros(matrix.shape[1], np.int64)
     per_user[np.diff(matrix.indptr) == 0] = 0  # reduceat's rule for empty columns
     users = per_user > 0
     indptr = np.concatenate([[0], np.cumsum(per_user[users])]).astype(matrix.indptr.dtype)
-    days = sp.csc_matrix(
-        (matrix.data[entry_keep], new_row[matrix.indices[entry_keep]], indptr),
-        shape=(int(keep.sum()), int(users.sum())),
-    )
-    return Incidence(incidence.channel_ids[keep], incidence.user_ids[users], days)
+    if in_place:
+        data, indices, at = matrix.data, matrix.indices, 0
+        for lo in range(0, matrix.nnz, CHUNK):
+            chosen = entry_keep[lo : lo + CHUNK]
+            m = int(np.count_nonzero(chosen))
+            data[at : at + m] = data[lo : lo + CHUNK][chosen]
+            indices[at : at + m] = new_row[indices[lo : lo + CHUNK][chosen]]
+            at += m
+        data, indices = data[:at], indices[:at]
+    else:
+        data, indices = matrix.data[entry_keep], new_row[matrix.indices[entry_keep]]
+    days = sp.csc_matrix((data, indices, indptr), shape=(int(channel_keep.sum()), int(users.sum())))
+    return Incidence(incidence.channel_ids[channel_keep], incidence.user_ids[users], days)
 
 
-def _levels(incidence: Incidence, weighting: str) -> list[tuple[sp.csr_matrix, sp.csr_matrix]]:
-    """(B_t as channel-row CSR, B_tᵀ as user-row CSR) for each level t of the weighting."""
+@dataclass
+class _Level:
+    """One level ``B_t = (A >= t)`` both ways: channels per user and users per channel.
+
+    Each (channel, user) entry of the channel-major side carries its position
+    in the user's ascending channel list, so the channels after it (the strict
+    upper triangle of ``W``) are one contiguous run; with ``full`` a row's
+    incidences are all its users' channels instead (whole rows, diagonal included).
+    """
+
+    user_ptr: np.ndarray  # user j's channel rows: user_channels[user_ptr[j]:user_ptr[j + 1]]
+    user_channels: np.ndarray  # int32, ascending within each user
+    degree: np.ndarray  # int32: channels per user
+    channel_ptr: np.ndarray  # int64: channel i's users: channel_users[channel_ptr[i]:...]
+    channel_users: np.ndarray  # int32
+    channel_pos: np.ndarray  # int16/int32: the channel's position in each user's list
+    full: bool = False
+    cells: np.ndarray = field(init=False)  # int64: per channel row, its pair incidences
+
+    def __post_init__(self) -> None:
+        self.cells = np.zeros(len(self.channel_ptr) - 1, np.int64)
+        per_channel = np.diff(self.channel_ptr)
+        for start, stop in row_blocks(per_channel, CHUNK, len(per_channel)):  # bounded temporaries
+            lo, hi = self.channel_ptr[start], self.channel_ptr[stop]
+            if hi > lo:
+                per = self._after(self.channel_users[lo:hi], self.channel_pos[lo:hi])
+                at = np.minimum(self.channel_ptr[start:stop] - lo, hi - lo - 1)
+                self.cells[start:stop] = np.add.reduceat(per, at, dtype=np.int64)
+        self.cells[per_channel == 0] = 0  # reduceat's rule for empty rows
+
+    @classmethod
+    def of(cls, matrix: sp.csc_matrix, full: bool = False) -> _Level:
+        n, users = matrix.shape
+        degree = np.diff(matrix.indptr).astype(np.int32)
+        pos = np.ones(matrix.nnz, np.int16 if degree.max(initial=0) < 1 << 15 else np.int32)
+        if matrix.nnz:  # 0, 1, 2 ... within each user: a cumulative sum reset at each user
+            listed = degree > 0
+            pos[matrix.indptr[:-1][listed][1:]] = 1 - degree[listed][:-1]
+            pos[0] = 0
+            np.cumsum(pos, out=pos)
+        by_user = sp.csr_matrix((pos, matrix.indices, matrix.indptr), shape=(users, n))
+        del pos
+        by_channel = by_user.tocsc()  # a counting sort: users ascending within each channel
+        return cls(
+            matrix.indptr,
+            matrix.indices.astype(np.int32, copy=False),
+            degree,
+            by_channel.indptr.astype(np.int64),
+            by_channel.indices.astype(np.int32, copy=False),
+            by_channel.data,
+            full,
+        )
+
+    def _after(self, users: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Channels after each (user, position) entry in the user's list (all, if ``full``)."""
+        per = self.degree[users]
+        if not self.full:
+            per -= pos
+            per -= 1
+        return per
+
+    def counts(self, start: int, stop: int, n: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows start..stop of ``B_t B_tᵀ`` above the diagonal: keys ``(row - start) * n + col``.
+
+        Returns the sorted keys and their counts. Every (user, channel pair)
+        incidence of the rows becomes one int32 key (gathered from the user's
+        channel list after the row's channel), then one sort and a run-length
+        count: no hashing, no 64-bit sort, output already ordered by (row, col).
+        A single row above ``limit`` incidences is counted ``limit`` at a time
+        into one length-n accumulator instead.
+        """
+        lo, hi = self.channel_ptr[start], self.channel_ptr[stop]
+        users, pos = self.channel_users[lo:hi], self.channel_pos[lo:hi]
+        if stop - start == 1 and self.cells[start] > limit:
+            total = np.zeros(n, np.int64)
+            for a, b in row_blocks(self._after(users, pos), limit, len(users)):
+                total += np.bincount(self._later(users[a:b], pos[a:b]), minlength=n)
+            found = np.flatnonzero(total)
+            return found.astype(np.int32), total[found]
+        keys = self._later(users, pos)
+        if len(keys) == 0:
+            return keys, np.zeros(0, np.int64)
+        row_base = np.arange(stop - start, dtype=np.int32) * np.int32(n)
+        keys += np.repeat(row_base, self.cells[start:stop])
+        keys.sort()
+        new = np.empty(len(keys), dtype=bool)
+        new[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        del new
+        return keys[first], np.diff(first, append=len(keys))
+
+    def _later(self, users: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """For each (user, position) entry, the user's channels after it, concatenated."""
+        per = self._after(users, pos)
+        total = int(per.sum(dtype=np.int64))
+        small = len(self.user_channels) + total < np.iinfo(np.int32).max
+        index = np.int32 if small else np.int64
+        first_out = np.cumsum(per, dtype=np.int64) - per
+        first_in = self.user_ptr[users] if self.full else self.user_ptr[users] + pos + 1
+        at = np.repeat((first_in - first_out).astype(index), per)
+        at += np.arange(total, dtype=index)
+        return self.user_channels[at]
+
+
+def _levels(incidence: Incidence, weighting: str, full: bool = False) -> list[_Level]:
+    """``B_t = (A >= t)`` for each level t of the weighting (one level for ``unique``)."""
     matrix = incidence.days
     top = 1 if weighting == "unique" or matrix.nnz == 0 else int(matrix.data.max())
-    out = []
-    for t in range(1, top + 1):
-        level = matrix if t == 1 else _at_least(matrix, t)
-        ones = np.ones(level.nnz, dtype=np.int32)
-        users_rows = sp.csr_matrix((ones, level.indices, level.indptr), shape=level.shape[::-1])
-        channel_rows = users_rows.T.tocsr()  # CSC of a CSR = the transpose, rows = channels
-        out.append((channel_rows, users_rows))
-    return out
+    levels = range(1, top + 1)
+    return [_Level.of(matrix if t == 1 else _at_least(matrix, t), full) for t in levels]
 
 
 def _at_least(matrix: sp.csc_matrix, t: int) -> sp.csc_matrix:
@@ -323,69 +460,164 @@ def _at_least(matrix: sp.csc_matrix, t: int) -> sp.csc_matrix:
     return sp.csc_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
 
 
-def weight_blocks(incidence: Incidence, weighting: str) -> Iterable[tuple[int, sp.csr_matrix]]:
-    """(first row, rows of the symmetric ``W``) block by block; the diagonal included.
+def block_cells(budget_mb: int) -> int:
+    """Pair incidences a row block may hold for a task whose process may use ``budget_mb``.
 
-    Blocks are cut so that each product holds about ``BLOCK_CELLS`` entries at
-    most (bounded per row by min(channels, its pair incidences)), so memory
-    stays flat whatever the channel count and small channels share a block.
+    A block holds ``BYTES_PER_CELL`` per incidence at most (its int32 keys and
+    offsets, then its entries and their selection temporaries); blocks get
+    ``1 / BLOCK_SHARE`` of the budget, the window's matrix and the rest keep the
+    remainder. Capped at ``BLOCK_CELLS``.
+    """
+    by_budget = budget_mb * (1 << 20) // BLOCK_SHARE // BYTES_PER_CELL
+    return int(min(BLOCK_CELLS, max(MIN_BLOCK_CELLS, by_budget)))
+
+
+def row_blocks(cells: np.ndarray, limit: int, max_rows: int) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) row ranges of at most ``limit`` cells and ``max_rows`` rows.
+
+    A single row above ``limit`` is a block of its own.
+    """
+    cum = np.cumsum(cells)
+    out: list[tuple[int, int]] = []
+    start, n = 0, len(cells)
+    while start < n:
+        before = int(cum[start - 1]) if start else 0
+        stop = int(np.searchsorted(cum, before + limit, side="right"))
+        stop = min(max(stop, start + 1), start + max_rows, n)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def weight_blocks(
+    incidence: Incidence, weighting: str, cells: int | None = None, full: bool = False
+) -> Iterable[tuple[int, sp.csr_matrix]]:
+    """(first row, rows of ``W`` above the diagonal, or whole rows if ``full``) by blocks.
+
+    Blocks hold at most ``cells`` (user, channel pair) incidences (default
+    ``BLOCK_CELLS``; see :func:`block_cells`), so memory stays flat whatever the
+    channel count and small channels share a block. Column indices are sorted;
+    without ``full``, a row's entries left of the diagonal are in earlier blocks.
     """
     n = incidence.days.shape[0]
-    levels = _levels(incidence, weighting)
     if n == 0:
         return
-    per_user = np.diff(incidence.days.indptr).astype(np.int64)
-    bound = np.minimum(levels[0][0] @ per_user, n)
-    cum = np.cumsum(bound)
-    cuts = np.searchsorted(cum, np.arange(BLOCK_CELLS, cum[-1], BLOCK_CELLS), side="right")
-    edges = np.unique(np.concatenate([[0], cuts, [n]]))
-    for start, stop in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        block = None
-        for channel_rows, users_rows in levels:
-            part = channel_rows[start:stop] @ users_rows
-            block = part if block is None else block + part
-        assert block is not None  # levels is never empty
-        block = block.tocsr()
-        block.sort_indices()  # pairs come out ordered by (src, dst)
-        yield start, block
+    levels = _levels(incidence, weighting, full)
+    max_rows = max(1, np.iinfo(np.int32).max // n)  # (row - start) * n + col fits int32
+    limit = cells or BLOCK_CELLS
+    for start, stop in row_blocks(levels[0].cells, limit, max_rows):
+        keys, counts = levels[0].counts(start, stop, n, limit)
+        for level in levels[1:]:  # B_t ⊂ B_1: its keys are a subset of level 1's
+            more, extra = level.counts(start, stop, n, limit)
+            counts[np.searchsorted(keys, more)] += extra
+        indptr = np.searchsorted(keys, np.arange(stop - start + 1, dtype=np.int64) * n)
+        offset = np.repeat(np.arange(stop - start, dtype=np.int32) * np.int32(n), np.diff(indptr))
+        yield start, sp.csr_matrix((counts, keys - offset, indptr), shape=(stop - start, n))
 
 
 def weights(incidence: Incidence, weighting: str) -> sp.csr_matrix:
     """Sparse symmetric ``W`` (channels × channels); the diagonal is each channel's own weight."""
-    blocks = [b for _, b in weight_blocks(incidence, weighting)]
     n = incidence.days.shape[0]
-    return sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((n, n))
+    blocks = [b for _, b in weight_blocks(incidence, weighting)]
+    upper = sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((n, n), dtype=np.int64)
+    own = sp.diags(incidence.self_weight(weighting).astype(np.int64), dtype=np.int64)
+    return (upper + upper.T + own).tocsr()
 
 
 def _row_top(rows: np.ndarray, cols: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     """Indices of each row's k largest ``key`` (>= 0; ties to the lower column), by row, rank.
 
-    One sort of packed (row, float32 key) integers finds each row's k-th largest
-    key in float32; rounding to float32 keeps order, so every entry at or above
-    it is a candidate, and an exact sort of the candidates (about k per row)
-    picks the top k. Sorting every entry exactly would cost several times more.
+    An exact sort of :func:`_row_candidates` (about k per row) picks the top k;
+    sorting every entry exactly would cost several times more.
     """
-    if len(rows) == 0:
-        return np.zeros(0, np.int64)
-    low = np.int64(0xFFFFFFFF)
-    bits = np.asarray(key, np.float32).view(np.uint32).astype(np.int64)  # monotonic for >= 0
-    packed = np.sort((rows.astype(np.int64) << 32) | (low - bits))
-    start = np.flatnonzero(np.diff(packed >> 32, prepend=-1) != 0)
-    count = np.diff(start, append=len(packed))
-    limit = np.full(int(rows.max()) + 1, -1, np.int64)
-    limit[packed[start] >> 32] = packed[start + np.minimum(count, k) - 1] & low
-    del packed
-    cand = np.flatnonzero(low - bits <= limit[rows])
-    order = cand[np.lexsort((cols[cand], -np.asarray(key)[cand], rows[cand]))]
+    cand = _row_candidates(rows, key, k)[0]
+    order = cand[_exact_order(rows[cand], cols[cand], np.asarray(key)[cand])]
     sorted_rows = rows[order]
-    first = np.flatnonzero(np.diff(sorted_rows, prepend=-1) != 0)
+    first = np.flatnonzero(np.diff(sorted_rows, prepend=sorted_rows[:1] - 1) != 0)
     rank = np.arange(len(order)) - np.repeat(first, np.diff(first, append=len(order)))
     return order[rank < k]
 
 
+def _exact_order(rows: np.ndarray, cols: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The order by row, then ``key`` (>= 0) descending, then column: ``np.lexsort``'s.
+
+    One sort of packed (row, float32 key) integers; only runs that tie in
+    float32 are then ordered exactly (float64 key, column), about 5x faster.
+    """
+    flipped = np.int64(0xFFFFFFFF) - np.asarray(key, np.float32).view(np.uint32)
+    packed = (rows.astype(np.int64) << 32) | flipped
+    order = np.argsort(packed, kind="stable")
+    ranked = packed[order]
+    tie = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if len(tie):
+        mark = np.zeros(len(order), bool)
+        mark[tie] = mark[tie + 1] = True
+        at = np.flatnonzero(mark)
+        runs = order[at]
+        group = np.cumsum(np.diff(packed[runs], prepend=packed[runs[0]] - 1) != 0)
+        same = np.diff(key[runs]) == 0
+        if bool(np.all(same | (np.diff(group) != 0))):  # exact ties: by column alone
+            width = np.int64(cols.max(initial=0)) + 1
+            order[at] = runs[np.argsort(group * width + cols[runs])]
+        else:
+            order[at] = runs[np.lexsort((cols[runs], -key[runs], packed[runs]))]
+    return order
+
+
+def _row_candidates(rows: np.ndarray, key: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Indices of a superset of each row's k largest ``key`` (>= 0), ascending; floors.
+
+    The floors are, for each row with k entries or more (returned with them),
+    a float32 below which no key of that row can be among its top k.
+
+    One sort of packed (row, key rounded down) integers finds each row's k-th
+    largest rounded key; rounding keeps order, so every entry whose rounded key
+    is at or above it is kept (each of the top k is: k entries above it would
+    be strictly larger). The rounded key is the float32's bits, shifted right
+    by as many bits as the row span needs so that the pair packs into an int32
+    (a 64-bit pack for spans above 2^16 rows).
+    """
+    if len(rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    base = int(rows.min())
+    span = int(rows.max()) - base + 1
+    local = rows - np.asarray(base, rows.dtype)
+    count = np.bincount(local, minlength=span)
+    start = np.cumsum(count) - count
+    shift = span.bit_length()
+    wide = shift > 16
+    packed_type = np.int64 if wide else np.int32
+    key_bits = 31 if wide else 31 - shift
+    inv = np.asarray(key, np.float32).view(np.int32)  # monotonic for keys >= 0
+    if not wide:
+        inv = inv >> shift
+    top = (1 << key_bits) - 1
+    inv = np.subtract(top, inv, dtype=packed_type)  # ascending = key descending
+    packed = local.astype(packed_type)
+    packed <<= key_bits
+    packed |= inv
+    packed.sort()
+    limit = np.full(span, -1, packed_type)
+    has = count > 0
+    limit[has] = packed[start[has] + np.minimum(count[has], k) - 1] & top
+    del packed
+    full = np.flatnonzero(count >= k)
+    lowest = np.subtract(top, limit[full], dtype=np.int64) << (0 if wide else shift)  # bucket start
+    floors = lowest.astype(np.int32).view(np.float32)
+    return np.flatnonzero(inv <= limit[local]), full + base, floors
+
+
 @dataclass
 class _Selection:
-    """Candidates chosen so far: backbone and neighbours, as directed (row, col) entries."""
+    """Candidates chosen so far: backbone and neighbours, as directed (row, col) entries.
+
+    Pairs arrive in parts (row blocks, or batches of a ``pairs`` file); entries
+    under their row's floor so far are dropped at once, each part's per-row
+    candidates (a superset of its top k) are kept and reduced once they hold
+    more than twice the final size (exactly if ties keep many), and at the
+    end: the top k of a row is always among the union of its parts' top k (one
+    total order: key descending, then column).
+    """
 
     top_k: int
     neighbors: int
@@ -393,26 +625,67 @@ class _Selection:
     bb: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     nb: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     pairs_with_overlap: int = 0
+    complete: bool = True  # parts so far are whole rows, each row in one part, exact
+    floors: tuple[np.ndarray, np.ndarray] = field(init=False)  # float32 per row: bb, nb
 
-    def add(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray, merge: bool) -> None:
-        """Offer entries (row != col, weight >= min_shared); ``merge`` when rows recur."""
+    def __post_init__(self) -> None:
+        self.floors = (np.zeros(len(self.own), np.float32), np.zeros(len(self.own), np.float32))
+
+    def add_rows(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> None:
+        """Whole rows (every entry of each row, weight >= min_shared): their exact top k."""
         with np.errstate(divide="ignore", invalid="ignore"):
             score = w / np.sqrt(self.own[rows] * self.own[cols])
+        for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, w)):
+            pick = _row_top(rows, cols, key, k)
+            parts.append((rows[pick], cols[pick], w[pick], score[pick]))
+
+    def add(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
+        """Offer pairs (src < dst, weight >= min_shared), in both directions."""
+        self.complete = False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = w / np.sqrt(self.own[src] * self.own[dst])
+        rows, cols = np.concatenate([src, dst]), np.concatenate([dst, src])
+        w, score = np.concatenate([w, w]), np.concatenate([score, score])
+        criteria = ((self.bb, self.top_k, score), (self.nb, self.neighbors, w))
+        for (parts, k, key), floor in zip(criteria, self.floors, strict=True):
+            # below a row's floor (the k-th best of a part before, rounded down): never top k
+            offered = np.flatnonzero(key.astype(np.float32) >= floor[rows])
+            pick, full, floors = _row_candidates(rows[offered], key[offered], k)
+            np.maximum.at(floor, full, floors)
+            pick = offered[pick]
+            parts.append((rows[pick], cols[pick], w[pick], score[pick]))
+        if self._held() > 2 * len(self.own) * (self.top_k + self.neighbors):
+            self._merge(exact=False)
+            if self._held() > len(self.own) * (self.top_k + self.neighbors):  # ties kept many
+                self._merge(exact=True)
+
+    def _held(self) -> int:
+        return sum(len(p[0]) for p in self.bb + self.nb)
+
+    def _merge(self, exact: bool = True) -> None:
+        """The parts so far as one: each row's exact top k, or a superset of it."""
+        pick_from = _row_top if exact else lambda r, c, key, k: _row_candidates(r, key, k)[0]
         for parts, k, by_score in ((self.bb, self.top_k, True), (self.nb, self.neighbors, False)):
-            r, c, ww, ss = (
-                _joined([*parts, (rows, cols, w, score)]) if merge else (rows, cols, w, score)
-            )
-            pick = _row_top(r, c, ss if by_score else ww, k)
-            if merge:
-                parts.clear()
-            parts.append((r[pick], c[pick], ww[pick], ss[pick]))
+            if parts:
+                r, c, w, s = _joined(parts)
+                pick = pick_from(r, c, s if by_score else w, k)
+                parts[:] = [(r[pick], c[pick], w[pick], s[pick])]
 
     def backbone(self) -> Backbone:
+        if not self.complete:
+            self._merge(exact=True)
         r, c, w, s = _joined(self.bb)
-        keep = s > 0
-        r, c, w, s = r[keep], c[keep], w[keep], s[keep]
-        lo, hi = np.minimum(r, c).astype(np.int64), np.maximum(r, c).astype(np.int64)
-        _, first = np.unique(lo * len(self.own) + hi, return_index=True)
+        self.bb.clear()
+        if not bool(np.all(s > 0)):
+            keep = s > 0
+            r, c, w, s = r[keep], c[keep], w[keep], s[keep]
+        lo, hi = np.minimum(r, c), np.maximum(r, c)
+        del r, c
+        key = lo.astype(np.int64) * len(self.own) + hi
+        order = np.argsort(key)  # an edge is chosen once or twice (by either end)
+        key = key[order]
+        first = order[np.flatnonzero(np.diff(key, prepend=-1) != 0)]
+        del key, order
         return Backbone(
             lo[first].astype(np.int32),
             hi[first].astype(np.int32),
@@ -422,8 +695,10 @@ class _Selection:
         )
 
     def neighbor_rows(self) -> Neighbors:
+        if not self.complete:
+            self._merge(exact=True)
         r, c, w, _ = _joined(self.nb)
-        order = np.argsort(r, kind="stable")  # parts arrive by row, each part row-sorted
+        order = np.argsort(r, kind="stable")  # parts by row then rank
         r, c, w = r[order], c[order], w[order]
         first = np.flatnonzero(np.diff(r, prepend=-1) != 0)
         rank = np.arange(len(r)) - np.repeat(first, np.diff(first, append=len(r))) + 1
@@ -442,6 +717,37 @@ def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
 PairsSink = Callable[[pa.Table], None]
 
 
+def whole_rows(incidence: Incidence, cells: int, kept_per_row: int) -> bool:
+    """Count whole rows of ``W`` (True) or only its upper triangle, whichever costs less.
+
+    The upper triangle needs half the (user, channel pair) incidences, but each
+    row's top k is then picked from pairs seen in both directions, block after
+    block: about blocks × channels × ``kept_per_row`` candidates, each costing
+    several incidences' work. Few channels per block favour the upper triangle.
+    """
+    degree = np.diff(incidence.days.indptr).astype(np.int64)
+    upper = int((degree * (degree - 1) // 2).sum())
+    blocks = -(-upper // cells)
+    return 4 * blocks * incidence.days.shape[0] * kept_per_row > upper
+
+
+def _ahead(items: Iterable[T]) -> Iterator[T]:
+    """``items``, each computed by a worker thread while the caller uses the one before.
+
+    NumPy releases the GIL in sorts, gathers and arithmetic, so on two cores
+    counting the next row block overlaps choosing from this one.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    it = iter(items)
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-blocks") as worker:
+        following = worker.submit(next, it, done)
+        while (item := following.result()) is not done:
+            following = worker.submit(next, it, done)
+            yield item  # type: ignore[misc]
+
+
 def select(
     incidence: Incidence,
     weighting: str,
@@ -449,23 +755,30 @@ def select(
     min_shared: int = 1,
     on_pairs: PairsSink | None = None,
     neighbors: int = NEIGHBORS,
+    cells: int | None = None,
 ) -> tuple[Backbone, Neighbors]:
-    """Backbone and neighbours of the window; every pair >= min_shared goes to ``on_pairs``."""
+    """Backbone and neighbours of the window; every pair >= min_shared goes to ``on_pairs``.
+
+    ``cells`` bounds a row block (see :func:`block_cells`; default ``BLOCK_CELLS``).
+    """
     own = incidence.self_weight(weighting)
     chosen = _Selection(top_k, neighbors, own)
-    for start, block in weight_blocks(incidence, weighting):
+    full = whole_rows(incidence, cells or BLOCK_CELLS, top_k + neighbors)
+    for start, block in _ahead(weight_blocks(incidence, weighting, cells, full)):
         rows = np.repeat(
             np.arange(start, start + block.shape[0], dtype=np.int32), np.diff(block.indptr)
         )
-        cols, w = block.indices.astype(np.int32), block.data
-        upper = cols > rows
-        chosen.pairs_with_overlap += int(np.count_nonzero(upper))
-        keep = (cols != rows) & (w >= min_shared)
-        rows, cols, w = rows[keep], cols[keep], w[keep].astype(np.float64)
+        cols, w = block.indices.astype(np.int32, copy=False), block.data.astype(np.float64)
+        keep = (cols != rows) & (w >= min_shared) if full else w >= min_shared
+        chosen.pairs_with_overlap += int(np.count_nonzero(cols > rows))
+        rows, cols, w = rows[keep], cols[keep], w[keep]
+        up = cols > rows if full else slice(None)
         if on_pairs is not None:
-            up = cols > rows
             on_pairs(pa.table([rows[up], cols[up], w[up]], schema=PAIRS))
-        chosen.add(rows, cols, w, merge=False)
+        if full:
+            chosen.add_rows(rows, cols, w)
+        else:
+            chosen.add(rows, cols, w)
     return chosen.backbone(), chosen.neighbor_rows()
 
 
@@ -495,7 +808,7 @@ def top_from_pairs(
         chosen.pairs_with_overlap += len(src)
         keep = w >= min_shared
         src, dst, w = src[keep], dst[keep], w[keep]
-        chosen.add(np.concatenate([src, dst]), np.concatenate([dst, src]), np.tile(w, 2), True)
+        chosen.add(src, dst, w)
     return chosen.backbone(), chosen.neighbor_rows()
 
 

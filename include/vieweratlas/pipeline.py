@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import numpy as np
 import pyarrow as pa
@@ -63,6 +63,19 @@ def presence_step(lake: Lake, day: str, logical_day: str, params: AnalysisParams
     return {**result, "seconds": round(time.perf_counter() - started, 3)}
 
 
+def release_memory() -> None:
+    """Hand freed memory back to the system (Arrow's pool, then glibc's heap, if glibc).
+
+    Between the overlap step's phases: what one phase freed in small blocks
+    would otherwise stay in the process's peak under the next phase's arrays.
+    """
+    import ctypes
+
+    pa.default_memory_pool().release_unused()
+    with suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def read_window(lake: Lake, days: list[str]) -> tuple:
     """The window's distinct (channel, user) pairs (``PresenceBuffer``), logins, bots, missing.
 
@@ -93,27 +106,32 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
     Writes the work files ``channels`` (+ ``self_weight``, W's diagonal),
     ``members`` (the filtered window, for the labels step's distinct chatters),
     ``pairs`` (every pair >= min_shared, streamed in row groups), ``edges``
-    (backbone) and ``neighbors`` (top neighbours by shared weight). With
+    (backbone) and ``neighbors`` (top neighbours by shared weight); row blocks
+    are sized by the memory budget (``analysis_memory_mb``). With
     ``settings.overlap_engine == "athena"`` the pair counts come from Athena.
     """
     from vieweratlas.audience import write_members
     from vieweratlas.bots import bot_user_mask
-    from vieweratlas.overlap import build_incidence, drop_users, keep_channels
+    from vieweratlas.overlap import block_cells, build_incidence, filter_window
+    from vieweratlas.settings import load_settings
 
     if settings is not None and settings.overlap_engine == "athena":
         return athena_overlap_step(lake, day, params, settings)
+    budget = (settings or load_settings()).analysis_memory_mb
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     arrays, logins, known, missing = read_window(lake, window(day, params.window_days))
     rows = arrays.size
     timings["read"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    release_memory()
     incidence = build_incidence(arrays)
     del arrays
+    release_memory()
     timings["incidence"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    pairs_before = incidence.days.nnz
     known_n = heuristic_n = 0
+    mask = np.zeros(len(incidence.user_ids), bool)
     if params.bot_filter:
         mask, known_n, heuristic_n = bot_user_mask(
             incidence.user_ids,
@@ -122,10 +140,10 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
             known,
             params.bot_channel_share,
         )
-        incidence = drop_users(incidence, mask)
-    pairs_removed = pairs_before - incidence.days.nnz
+    pairs_removed = int(incidence.channels_per_user[mask].sum())
     channels_seen = len(incidence.channel_ids)
-    incidence = keep_channels(incidence, params.min_chatters)
+    incidence = filter_window(incidence, mask, params.min_chatters)
+    release_memory()
     timings["bots"] = time.perf_counter() - clock
     if len(incidence.channel_ids) == 0:
         raise EmptyWindowError(
@@ -143,7 +161,7 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
     )
     lake.write_parquet(keys.analysis_file(day, "channels.parquet"), channels)
     write_members(lake, keys.analysis_file(day, "members.parquet"), incidence)
-    kept, pairs = write_pairs_and_select(lake, day, incidence, params)
+    kept, pairs = write_pairs_and_select(lake, day, incidence, params, block_cells(budget))
     timings["overlap"] = time.perf_counter() - clock
     return {
         "days_missing": missing,
@@ -165,33 +183,49 @@ def overlap_step(lake: Lake, day: str, params: AnalysisParams, settings=None) ->
     }
 
 
-def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisParams):
-    """Stream ``pairs`` to the lake while choosing the backbone; write ``edges``, ``neighbors``."""
+def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisParams, cells=None):
+    """Stream ``pairs`` to the lake while choosing the backbone; write ``edges``, ``neighbors``.
+
+    Row groups are encoded and written by a background thread (Arrow releases
+    the GIL) while the next row block is counted; one row group in flight at most.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
     from vieweratlas.overlap import PAIRS, select
 
     pending: list[pa.Table] = []
     written = 0
+    in_flight: Future | None = None
     key = keys.analysis_file(day, "pairs.parquet")
-    with lake.open_write(key) as handle, pq.ParquetWriter(handle, PAIRS, compression="zstd") as out:
+    with (
+        lake.open_write(key) as handle,
+        pq.ParquetWriter(handle, PAIRS, compression="zstd") as out,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="pairs-writer") as writer,
+    ):
 
         def flush(at_least: int) -> None:
-            nonlocal written
+            nonlocal written, in_flight
             rows = sum(t.num_rows for t in pending)
             if rows >= at_least and rows:
-                out.write_table(pa.concat_tables(pending), row_group_size=rows)
-                written += rows
+                table = pa.concat_tables(pending)
                 pending.clear()
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writer.submit(out.write_table, table, row_group_size=rows)
+                written += rows
 
         def sink(table: pa.Table) -> None:
             pending.append(table)
             flush(PAIRS_ROW_GROUP)
 
         kept, near = select(
-            incidence, params.weighting, params.top_k, params.min_shared, on_pairs=sink
+            incidence, params.weighting, params.top_k, params.min_shared, sink, cells=cells
         )
         flush(0)
+        if in_flight is not None:
+            in_flight.result()
         if written == 0:
             out.write_table(PAIRS.empty_table())
     lake.write_parquet(keys.analysis_file(day, "edges.parquet"), kept.table())
