@@ -108,21 +108,21 @@ def renumber(membership: np.ndarray) -> np.ndarray:
 
 
 def _runs(
-    n: int,
+    graph,
     edges: tuple[np.ndarray, np.ndarray, np.ndarray],
     algorithm: str,
     resolution: float,
     seeds: list[int],
 ) -> tuple[list[np.ndarray], list[float]]:
-    """One partition per seed, and each one's quality at ``resolution`` on ``edges``."""
+    """One partition per seed on ``graph`` (built from ``edges``), and each one's
+    quality at ``resolution``."""
     src, dst, weight = edges
-    graph = _igraph(n, src, dst, weight)
     found, quality = [], []
     for seed in seeds:
         if algorithm == "leiden":
             raw = _leiden(graph, resolution, seed)
         else:
-            raw = _louvain(n, src, dst, weight, resolution, seed)
+            raw = _louvain(graph.vcount(), src, dst, weight, resolution, seed)
         found.append(raw)
         quality.append(graph.modularity(raw.tolist(), weights="weight", resolution=resolution))
     return found, quality
@@ -153,6 +153,7 @@ def detect(
         return Partition(np.zeros(0, np.int32), 0.0, [])
     runs, rounds = max(runs, 1), max(rounds, 1) if runs > 1 else 1
     edges = (src, dst, weight)
+    original = graph = _igraph(n, src, dst, weight)
     found: list[np.ndarray] = []
     for round_ in range(rounds):
         seeds = [(seed + 7919 * run + 104729 * round_) % 2**31 for run in range(runs)]
@@ -160,9 +161,9 @@ def detect(
             together = np.mean([found[i][src] == found[i][dst] for i in range(runs)], axis=0)
             keep = together > 0
             edges = (src[keep], dst[keep], weight[keep] * together[keep])
-        found, quality = _runs(n, edges, algorithm, resolution, seeds)
+            graph = _igraph(n, *edges)
+        found, quality = _runs(graph, edges, algorithm, resolution, seeds)
     membership = renumber(found[int(np.argmax(quality))])
-    original = _igraph(n, src, dst, weight)
     modularity = original.modularity(membership.tolist(), weights="weight") if len(src) else 0.0
     sizes = np.bincount(membership).tolist()
     return Partition(membership, float(modularity), sizes)
