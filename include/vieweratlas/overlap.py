@@ -684,8 +684,12 @@ class _Selection:
         key = lo.astype(np.int64) * len(self.own) + hi
         order = np.argsort(key)  # an edge is chosen once or twice (by either end)
         key = key[order]
-        first = order[np.flatnonzero(np.diff(key, prepend=-1) != 0)]
-        del key, order
+        again = np.empty(len(key), bool)  # no diff/prepend copies: this is the step's peak
+        again[:1] = False
+        np.equal(key[1:], key[:-1], out=again[1:])
+        del key
+        first = order[~again]
+        del order, again
         return Backbone(
             lo[first].astype(np.int32),
             hi[first].astype(np.int32),
