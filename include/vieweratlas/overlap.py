@@ -675,7 +675,6 @@ class _Selection:
         if not self.complete:
             self._merge(exact=True)
         r, c, w, s = _joined(self.bb)
-        self.bb.clear()
         if not bool(np.all(s > 0)):
             keep = s > 0
             r, c, w, s = r[keep], c[keep], w[keep], s[keep]
@@ -712,10 +711,20 @@ class _Selection:
 
 
 def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """(rows, cols, weights, scores) of all parts, concatenated."""
+    """(rows, cols, weights, scores) of all parts, concatenated; empties ``parts``.
+
+    One column at a time, each column's pieces freed once joined, so the parts
+    and their union are never all held at once.
+    """
     if not parts:
         return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
-    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
+    columns = [list(x) for x in zip(*parts, strict=True)]
+    parts.clear()
+    joined = []
+    for pieces in columns:
+        joined.append(np.concatenate(pieces))
+        pieces.clear()
+    return tuple(joined)
 
 
 PairsSink = Callable[[pa.Table], None]
