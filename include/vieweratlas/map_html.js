@@ -4,13 +4,22 @@
 // <bdi>, or drawn on the canvas.
 "use strict";
 (() => {
+  // First-frame phases as performance marks (va:script ... va:labels), read by
+  // scripts/bench_map_page.py; the marks inside draw() are set on the first frame only.
+  performance.mark("va:script");
   const data = JSON.parse(document.getElementById("graph-data").textContent);
+  performance.mark("va:parse");
   const N = data.nodes;
   const n = N.x.length;
   const G = data.grid;
-  const X = Float64Array.from(N.x, (v) => v / G);
-  const Y = Float64Array.from(N.y, (v) => v / G);
-  const S = Float64Array.from(N.size, (v) => v / 1000);
+  const X = new Float64Array(n);
+  const Y = new Float64Array(n);
+  const S = new Float64Array(n); // size in [0, 1] (sent as integers 0..1000)
+  for (let i = 0; i < n; i++) {
+    X[i] = N.x[i] / G;
+    Y[i] = N.y[i] / G;
+    S[i] = N.size[i] / 1000;
+  }
   const NB = data.neighbors;
   const $ = (id) => document.getElementById(id);
   const canvas = $("map");
@@ -23,31 +32,47 @@
   const colourSlot = new Map(data.legend.map((id, k) => [id, data.legend_colour[k]]));
   const lower = (s) => (s || "").toLocaleLowerCase();
   const nameOf = (i) => N.name[i] || N.login[i];
-  const loginLower = N.login.map(lower);
-  const nameLower = N.name.map(lower);
+  let loginLower = null; // lower-cased logins and names, made at the first search
+  let nameLower = null;
   const colourOf = (k) => (k < 0 ? data.other : data.palette[k]);
-  const fmt = (v) => Math.round(v).toLocaleString();
+  // 1,234,567 (as the legend's audience text from Python): toLocaleString's first call
+  // costs tens of milliseconds of ICU set-up on a fresh page.
+  const fmt = (v) => String(Math.round(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 
   // Drawn edges: each channel's strongest few neighbours, grouped by colour
   // (a community's own colour inside it, grey between).
-  const edgesByColour = new Map();
+  // edgesByColour: [colour index (-1 grey), Int32Array of (i, j) pairs], grey first.
+  const edgeSlot = (i, j) => (N.community[i] === N.community[j] ? N.c[i] + 1 : 0);
+  const edgeCount = new Int32Array(data.palette.length + 1);
+  const edgeStop = (i) => Math.min(NB.start[i + 1], NB.start[i] + NB.drawn);
   for (let i = 0; i < n; i++) {
-    const stop = Math.min(NB.start[i + 1], NB.start[i] + NB.drawn);
-    for (let p = NB.start[i]; p < stop; p++) {
+    for (let p = NB.start[i]; p < edgeStop(i); p++) edgeCount[edgeSlot(i, NB.id[p])] += 2;
+  }
+  const edgesByColour = Array.from(edgeCount, (m, slot) => [slot - 1, new Int32Array(m)]);
+  edgeCount.fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let p = NB.start[i]; p < edgeStop(i); p++) {
       const j = NB.id[p];
-      const k = N.community[i] === N.community[j] ? N.c[i] : -1;
-      if (!edgesByColour.has(k)) edgesByColour.set(k, []);
-      edgesByColour.get(k).push(i, j);
+      const slot = edgeSlot(i, j);
+      const pairs = edgesByColour[slot][1];
+      pairs[edgeCount[slot]++] = i;
+      pairs[edgeCount[slot]++] = j;
     }
   }
-  // Nodes by colour, biggest first, so small dots stay visible on top.
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => S[b] - S[a] || a - b);
+  // Nodes by colour, biggest first (then by row), so small dots stay visible on top:
+  // a counting sort on the integer sizes.
+  const bySize = new Int32Array(1002);
+  for (let i = 0; i < n; i++) bySize[1000 - N.size[i] + 1]++;
+  for (let v = 1; v < 1002; v++) bySize[v] += bySize[v - 1];
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[bySize[1000 - N.size[i]]++] = i;
   const byColour = new Map();
   for (const i of order) {
     if (!byColour.has(N.c[i])) byColour.set(N.c[i], []);
     byColour.get(N.c[i]).push(i);
   }
 
+  performance.mark("va:arrays");
   const quiet = new Uint8Array(n); // unconnected channels: the outer ring, unlabelled at fit
   for (const i of data.unconnected.rows) quiet[i] = 1;
 
@@ -80,6 +105,7 @@
     view.h = canvas.clientHeight;
     canvas.width = Math.round(view.w * view.dpr);
     canvas.height = Math.round(view.h * view.dpr);
+    ctxFont = "";
     const fit = Math.max(Math.min(view.w, view.h) / 2.1, 1);
     view.scale *= fit / view.fit;
     view.fit = fit;
@@ -90,14 +116,19 @@
   // While a drag pans the map, frames blit a snapshot of the last full drawing
   // (software canvases cannot redraw thousands of dots and labels at 60 fps);
   // the full drawing comes back when the drag ends.
+  // A frame redraws only if something changed since the last draw (the first frame is
+  // drawn at once, not again on the next animation frame).
   let snapshot = null;
+  let dirty = false;
+  let frames = 0; // full drawings so far
   function schedule() {
+    dirty = true;
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
       if (snapshot && drag && drag.moved) blit();
-      else draw();
+      else if (dirty) draw();
     });
   }
 
@@ -122,36 +153,52 @@
   const dimmed = (i) =>
     around !== null ? around[i] === 0 : focus !== null && N.community[i] !== focus;
 
+  // Screen positions of every channel for the frame being drawn.
+  const PX = new Float64Array(n);
+  const PY = new Float64Array(n);
+
   function draw() {
+    dirty = false;
+    for (let i = 0; i < n; i++) {
+      PX[i] = sx(X[i]);
+      PY[i] = sy(Y[i]);
+    }
     ctx.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
     ctx.clearRect(0, 0, view.w, view.h);
     if (!labelsOnly) drawGraph();
+    if (frames === 0) performance.mark("va:graph");
     drawLabels();
+    if (frames === 0) performance.mark("va:labels");
+    frames++;
+    document.body.dataset.frames = String(frames);
   }
 
   function drawGraph() {
     ctx.lineWidth = 0.5;
     const fade = around !== null || focus !== null ? 0.35 : 1;
     for (const [k, pairs] of edgesByColour) {
+      if (pairs.length === 0) continue;
       ctx.strokeStyle = colourOf(k);
       ctx.globalAlpha = (k < 0 ? 0.07 : 0.16) * fade;
       ctx.beginPath();
       for (let e = 0; e < pairs.length; e += 2) {
-        ctx.moveTo(sx(X[pairs[e]]), sy(Y[pairs[e]]));
-        ctx.lineTo(sx(X[pairs[e + 1]]), sy(Y[pairs[e + 1]]));
+        ctx.moveTo(PX[pairs[e]], PY[pairs[e]]);
+        ctx.lineTo(PX[pairs[e + 1]], PY[pairs[e + 1]]);
       }
       ctx.stroke();
     }
+    const grow = Math.sqrt(view.scale / view.fit); // as radius()
+    const anyDim = around !== null || focus !== null;
     for (const [k, members] of byColour) {
       ctx.fillStyle = colourOf(k);
-      for (const dim of [true, false]) {
+      for (const dim of anyDim ? [true, false] : [false]) {
         ctx.globalAlpha = dim ? 0.12 : 0.95;
         ctx.beginPath();
         for (const i of members) {
-          if (dimmed(i) !== dim) continue;
-          const x = sx(X[i]);
-          const y = sy(Y[i]);
-          const r = radius(i);
+          if (anyDim && dimmed(i) !== dim) continue;
+          const x = PX[i];
+          const y = PY[i];
+          const r = (1.5 + 8 * S[i]) * grow;
           if (x < -r || y < -r || x > view.w + r || y > view.h + r) continue;
           ctx.moveTo(x + r, y);
           ctx.arc(x, y, r, 0, 2 * Math.PI);
@@ -182,128 +229,165 @@
   // Label grid: community names first (largest first), then channel names biggest
   // first. A label's box is its measured ink (every glyph, fallback fonts included)
   // plus the halo and a gap; a label is drawn only where its box overlaps no box
-  // already placed (64 px hash cells) and stays inside the map.
+  // already placed (64 px hash cells) and stays inside the map. Before a candidate is
+  // measured, its core (0.45 em per character, half an em tall: inside the ink of
+  // ordinary text) must be free too, which turns most channel names away without a
+  // measureText call. The core only decides which candidates get measured; the drawn
+  // label is always checked by its measured box.
   const HALO = 1.5; // half the halo's stroke width
   const GAP = 1; // kept free around every label's halo
-  const metrics = new Map();
+  const CORE_W = 0.45; // em per character (UTF-16 unit)
+  const CORE_H = 0.25; // em above and below the middle
+  const metrics = new Map(); // font -> text -> [width, left, right, ascent, descent]
+  let ctxFont = ""; // ctx.font as last set (the canvas resets it on resize)
+  function setFont(font) {
+    if (font === ctxFont) return;
+    ctx.font = font;
+    ctxFont = font;
+  }
+  // Ink metrics of s in font, left-aligned, baseline middle (set by drawLabels).
   function measure(s, font) {
-    const key = `${font}|${s}`;
-    let m = metrics.get(key);
+    let byText = metrics.get(font);
+    if (byText === undefined) metrics.set(font, (byText = new Map()));
+    let m = byText.get(s);
     if (m === undefined) {
-      ctx.font = font;
-      ctx.textAlign = "left";
-      ctx.textBaseline = "middle";
+      setFont(font);
       const t = ctx.measureText(s);
-      m = {
-        w: t.width,
-        l: t.actualBoundingBoxLeft,
-        r: t.actualBoundingBoxRight,
-        a: t.actualBoundingBoxAscent,
-        d: t.actualBoundingBoxDescent,
-      };
-      metrics.set(key, m);
+      m = [
+        t.width,
+        t.actualBoundingBoxLeft,
+        t.actualBoundingBoxRight,
+        t.actualBoundingBoxAscent,
+        t.actualBoundingBoxDescent,
+      ];
+      byText.set(s, m);
     }
     return m;
   }
 
-  // A run of text drawn at (x, y) (baseline middle) and its box, rounded outward.
-  function run(s, font, x, y, align) {
-    const m = measure(s, font);
-    const x0 = align === "left" ? x : align === "right" ? x - m.w : x - m.w / 2;
+  const fonts = new Map(); // one font string per size and weight
+  const fontOf = (size, bold) => {
+    const key = bold ? -size : size;
+    let font = fonts.get(key);
+    if (font === undefined) {
+      font = `${bold ? "bold " : ""}${size}px system-ui, sans-serif`;
+      fonts.set(key, font);
+    }
+    return font;
+  };
+  // A run of text drawn at (x, y) (baseline middle), size in px.
+  const run = (s, size, bold, x, y, align) => ({ s, size, font: fontOf(size, bold), x, y, align });
+  // Where a run of width w starts.
+  const startX = (r, w) =>
+    r.align === "left" ? r.x : r.align === "right" ? r.x - w : r.x - w / 2;
+
+  // The candidate's core plus halo and gap, written into b (no measuring).
+  function coreBox(runs, b) {
     const pad = HALO + GAP;
-    const box = [
-      Math.floor(x0 - m.l - pad),
-      Math.floor(y - m.a - pad),
-      Math.ceil(x0 + m.r + pad),
-      Math.ceil(y + m.d + pad),
-    ];
-    return { s, font, x, y, align, box };
+    b[0] = b[1] = Infinity;
+    b[2] = b[3] = -Infinity;
+    for (const r of runs) {
+      const w = CORE_W * r.size * r.s.length;
+      const x0 = startX(r, w);
+      b[0] = Math.min(b[0], x0 - pad);
+      b[1] = Math.min(b[1], r.y - CORE_H * r.size - pad);
+      b[2] = Math.max(b[2], x0 + w + pad);
+      b[3] = Math.max(b[3], r.y + CORE_H * r.size + pad);
+    }
+    return b;
   }
 
-  const union = (runs) => [
-    Math.min(...runs.map((r) => r.box[0])),
-    Math.min(...runs.map((r) => r.box[1])),
-    Math.max(...runs.map((r) => r.box[2])),
-    Math.max(...runs.map((r) => r.box[3])),
-  ];
+  // The candidate's measured box: ink plus halo and gap, rounded outward.
+  function inkBox(runs) {
+    const pad = HALO + GAP;
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const r of runs) {
+      const m = measure(r.s, r.font);
+      const x0 = startX(r, m[0]);
+      b[0] = Math.min(b[0], Math.floor(x0 - m[1] - pad));
+      b[1] = Math.min(b[1], Math.floor(r.y - m[3] - pad));
+      b[2] = Math.max(b[2], Math.ceil(x0 + m[2] + pad));
+      b[3] = Math.max(b[3], Math.ceil(r.y + m[4] + pad));
+    }
+    return b;
+  }
 
   // Where a community label may go: on its centroid, else one label height above or below;
   // its name and top channels on two lines, else the name alone.
   function communityCandidates(k, x, y) {
     const L = data.labels;
     const big = k < 12;
-    const nameFont = big ? "bold 13px system-ui, sans-serif" : "bold 11px system-ui, sans-serif";
-    const topFont = big ? "12px system-ui, sans-serif" : "10px system-ui, sans-serif";
+    const nameSize = big ? 13 : 11;
+    const topSize = big ? 12 : 10;
     const step = big ? 15 : 13;
-    const shapes = [];
-    if (L.top[k]) {
-      shapes.push((cy) => [
-        run(L.name[k], nameFont, x, cy - step / 2, "center"),
-        run(L.top[k], topFont, x, cy + step / 2, "center"),
-      ]);
-    }
-    shapes.push((cy) => [run(L.name[k], nameFont, x, cy, "center")]);
     const out = [];
-    for (const shape of shapes) {
-      const h = shape(y).length * step;
-      for (const dy of [0, -h, h]) out.push(shape(y + dy));
+    if (L.top[k]) {
+      for (const dy of [0, -2 * step, 2 * step]) {
+        out.push([
+          run(L.name[k], nameSize, true, x, y + dy - step / 2, "center"),
+          run(L.top[k], topSize, false, x, y + dy + step / 2, "center"),
+        ]);
+      }
+    }
+    for (const dy of [0, -step, step]) {
+      out.push([run(L.name[k], nameSize, true, x, y + dy, "center")]);
     }
     return out;
+  }
+
+  // A channel's name beside its dot (clear of the selection ring), right or left.
+  function nameCandidates(i) {
+    const x = PX[i];
+    const y = PY[i];
+    const size = Math.round(10 + 6 * S[i]);
+    const s = nameOf(i);
+    const r = radius(i) + (i === selected ? 7 : 2);
+    return [
+      [run(s, size, i === selected, x + r, y, "left")],
+      [run(s, size, i === selected, x - r, y, "right")],
+    ];
   }
 
   function drawLabels() {
     const cells = new Map();
     const boxes = [];
-    const cellKeys = (b) => {
-      const keys = [];
-      for (let gx = Math.floor(b[0] / 64); gx <= Math.floor(b[2] / 64); gx++)
-        for (let gy = Math.floor(b[1] / 64); gy <= Math.floor(b[3] / 64); gy++)
-          keys.push(gx * 100003 + gy);
-      return keys;
-    };
+    const drawn = [];
     const free = (b) => {
       if (b[0] < 0 || b[1] < 0 || b[2] > view.w || b[3] > view.h) return false;
-      for (const key of cellKeys(b)) {
-        for (const o of cells.get(key) || []) {
-          if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) return false;
+      for (let gx = Math.floor(b[0] / 64); gx <= Math.floor(b[2] / 64); gx++) {
+        for (let gy = Math.floor(b[1] / 64); gy <= Math.floor(b[3] / 64); gy++) {
+          const cell = cells.get(gx * 100003 + gy);
+          if (cell === undefined) continue;
+          for (const o of cell) {
+            if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) return false;
+          }
         }
       }
       return true;
     };
+    const core = [0, 0, 0, 0];
     // Places the first candidate (a list of runs) whose box is free; false if none is.
     const place = (candidates) => {
       for (const runs of candidates) {
-        const b = union(runs);
+        if (!free(coreBox(runs, core))) continue;
+        const b = inkBox(runs);
         if (!free(b)) continue;
-        for (const key of cellKeys(b)) {
-          if (!cells.has(key)) cells.set(key, []);
-          cells.get(key).push(b);
+        for (let gx = Math.floor(b[0] / 64); gx <= Math.floor(b[2] / 64); gx++) {
+          for (let gy = Math.floor(b[1] / 64); gy <= Math.floor(b[3] / 64); gy++) {
+            const key = gx * 100003 + gy;
+            const cell = cells.get(key);
+            if (cell === undefined) cells.set(key, [b]);
+            else cell.push(b);
+          }
         }
         boxes.push([...b, runs.map((r) => r.s).join(" / ")]);
-        ctx.lineWidth = 2 * HALO;
-        ctx.lineJoin = "round";
-        ctx.strokeStyle = theme.halo;
-        ctx.fillStyle = theme.fg;
-        for (const r of runs) {
-          ctx.font = r.font;
-          ctx.textAlign = r.align;
-          ctx.strokeText(r.s, r.x, r.y);
-          ctx.fillText(r.s, r.x, r.y);
-        }
+        drawn.push(...runs);
         return true;
       }
       return false;
     };
-    // A channel's name beside its dot (clear of the selection ring), right or left.
-    const nameCandidates = (i) => {
-      const x = sx(X[i]);
-      const y = sy(Y[i]);
-      const weight = i === selected ? "bold " : "";
-      const font = `${weight}${Math.round(10 + 6 * S[i])}px system-ui, sans-serif`;
-      const s = nameOf(i);
-      const r = radius(i) + (i === selected ? 7 : 2);
-      return [[run(s, font, x + r, y, "left")], [run(s, font, x - r, y, "right")]];
-    };
+    ctxFont = "";
+    ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     if (selected >= 0) place(nameCandidates(selected)); // the selected channel first
     const L = data.labels;
@@ -316,13 +400,26 @@
     for (const i of order) {
       if (tried >= 1500 || shown >= 160) break;
       if (i === selected || dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
-      const x = sx(X[i]);
-      const y = sy(Y[i]);
+      const x = PX[i];
+      const y = PY[i];
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
       tried++;
       if (place(nameCandidates(i))) shown++;
     }
+    // Boxes never overlap, so the halos and text can be drawn font by font.
+    drawn.sort((a, b) => (a.font < b.font ? -1 : a.font > b.font ? 1 : 0));
+    ctx.lineWidth = 2 * HALO;
+    ctx.lineJoin = "round";
+    ctx.strokeStyle = theme.halo;
+    ctx.fillStyle = theme.fg;
+    for (const r of drawn) {
+      setFont(r.font);
+      ctx.textAlign = r.align;
+      ctx.strokeText(r.s, r.x, r.y);
+      ctx.fillText(r.s, r.x, r.y);
+    }
     canvas.dataset.labels = JSON.stringify(boxes);
+    canvas.dataset.tried = String(tried);
     document.body.dataset.zoom = (view.scale / view.fit).toFixed(3);
   }
 
@@ -362,7 +459,7 @@
     row(dl, "Channel", nameOf(i));
     row(dl, "Login", N.login[i]);
     row(dl, "Community", communityLabel(i));
-    row(dl, "Chatters", N.chatters[i].toLocaleString());
+    row(dl, "Chatters", fmt(N.chatters[i]));
     row(dl, "Game", data.games[N.game[i]]);
     row(dl, "Language", data.languages[N.language[i]]);
     tip.replaceChildren(dl);
@@ -398,7 +495,7 @@
   function showPanel(i) {
     $("panel-title").replaceChildren(swatch(N.c[i]), bdiOf(nameOf(i)));
     $("panel-stats").textContent =
-      `${N.chatters[i].toLocaleString()} chatters · ${communityLabel(i)}`;
+      `${fmt(N.chatters[i])} chatters · ${communityLabel(i)}`;
     const list = $("panel-list");
     list.replaceChildren();
     for (let p = NB.start[i]; p < NB.start[i + 1]; p++) {
@@ -472,6 +569,10 @@
   }
 
   function matches(q) {
+    if (loginLower === null) {
+      loginLower = N.login.map(lower);
+      nameLower = N.name.map(lower);
+    }
     const found = [];
     for (let i = 0; i < n; i++) {
       const a = loginLower[i];
@@ -514,7 +615,7 @@
       button.type = "button";
       const size = document.createElement("small");
       size.className = "sub";
-      size.textContent = `${data.communities.channels[k].toLocaleString()} channels · ${
+      size.textContent = `${fmt(data.communities.channels[k])} channels · ${
         data.communities.audience[k]
       }`;
       button.append(swatch(data.legend_colour[slot]), bdiOf(data.communities.label[k]), size);
@@ -530,7 +631,7 @@
     const box = $("unconnected");
     box.hidden = lonely.count === 0;
     box.querySelector("summary").textContent =
-      `Unconnected channels (${lonely.count.toLocaleString()}): outer ring`;
+      `Unconnected channels (${fmt(lonely.count)}): outer ring`;
     const ul = $("unconnected-list");
     for (const i of lonely.rows.slice(0, lonely.listed)) {
       const li = document.createElement("li");
@@ -672,7 +773,9 @@
   }
   readTheme();
   buildLegend();
+  performance.mark("va:legend");
   resize();
+  performance.mark("va:layout");
   view.scale = view.fit;
   draw();
   function openFromHash() {

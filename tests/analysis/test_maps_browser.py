@@ -107,6 +107,23 @@ def test_map_fills_the_screen_in_the_right_theme_with_readable_labels(
     assert colourful.mean() > 0.01  # community colours visible on this background
 
 
+def test_first_frame_is_drawn_once_with_its_phases_marked(browser, page_url):
+    """Ready means the first full frame is in the canvas; no second drawing of the same
+    view follows on the next animation frame, and the benchmark's phase marks are there."""
+    browser.open(page_url, 1440, 900)
+    _rendered(browser)
+    assert browser.eval("document.body.dataset.frames") == "1"
+    marks = browser.eval("performance.getEntriesByType('mark').map((m) => m.name)")
+    phases = ["script", "parse", "arrays", "legend", "layout", "graph", "labels"]
+    assert marks == [f"va:{p}" for p in phases]
+    ready = float(browser.eval("document.body.dataset.readyMs"))
+    assert ready >= browser.eval("performance.getEntriesByName('va:labels')[0].startTime") - 1
+    browser.page("Input.dispatchMouseEvent", type="mouseWheel", x=500, y=400, deltaX=0, deltaY=-200)
+    _rendered(browser)
+    assert browser.eval("document.body.dataset.frames") == "2"  # a new view is drawn
+    assert browser.eval("performance.getEntriesByType('mark').length") == len(phases)
+
+
 def test_zooming_in_shows_more_names_never_piled_up(browser, page_url):
     browser.open(page_url, 1440, 900)
     before = {
@@ -148,6 +165,17 @@ def test_deep_link_opens_the_ranked_neighbour_panel(browser, page_url, graph):
         == nodes["login"][int(ids[start[100]])].as_py()
     )
     _shot(browser, "neighbours-1440")
+
+
+def test_counts_are_grouped_by_thousands(browser, page_url, graph):
+    """Counts use the same 1,234 grouping as the legend's audience text from Python."""
+    nodes = graph[0]
+    big = int(np.argmax(nodes["chatters"].to_numpy()))
+    chatters = nodes["chatters"][big].as_py()
+    assert chatters >= 10_000
+    browser.open(f"{page_url}#q={nodes['login'][big].as_py()}", 1440, 900)
+    stats = browser.eval("document.getElementById('panel-stats').textContent")
+    assert stats.startswith(f"{chatters:,} chatters · ")
 
 
 def test_phone_drawer_and_pinch_zoom(browser, page_url):
