@@ -38,8 +38,13 @@ from vieweratlas.params import AnalysisParams
 VARIANTS = {
     "chosen": {},
     "no lobes": {"SPLIT": 10**9},
-    "spread 0.5": {"SPREAD": 0.5},
-    "spread 2": {"SPREAD": 2.0},
+    "spread 3": {"SPREAD": 3.0},
+    "closeness 0.25": {"CLOSENESS": 0.25},
+    "rim share 0.8": {"RIM_SHARE": 0.8},
+    "no touching": {"RIM_SHARE": 0.0},
+    "all best touch": {"RIM_SHARE": 100.0},
+    "relative, spread 3": {"TARGETS": "relative", "SPREAD": 3.0},
+    "relative, spread 5": {"TARGETS": "relative", "SPREAD": 5.0},
     "backbone affinity": {"_backbone": True},
 }
 
