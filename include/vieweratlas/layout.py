@@ -11,8 +11,10 @@ for a seed:
    (target distance: touching for the most related, further for weaker
    links), then the communities themselves the same way, from a C x C
    affinity (summed overlap between communities, normalised per community:
-   ``A_ij / sqrt(A_i A_j)``), then each community's lobes are turned to face
-   the communities they share most with. Discs never overlap.
+   ``A_ij / sqrt(A_i A_j)``; targets from the pair's affinity against the
+   map's strongest pair, a disc's most related ones touching it while they fit
+   on its rim: see ``_place_communities``), then each community's lobes are
+   turned to face the communities they share most with. Discs never overlap.
 3. *Channels.* Inside each disc, edge springs, a density push and a disc
    clamp (the previous layout's member step). Channels outside every drawn
    community sit next to their placed neighbours; isolated ones go to a quiet
@@ -37,6 +39,7 @@ SPREAD = 5.0  # extra distance of unrelated communities, in packed-radius units
 LOBE_SPREAD = 0.5  # the same between the lobes of one community (kept tight)
 CLOSENESS = 0.15  # exponent on the pair relation in community target distances
 RIM_SHARE = 0.5  # share of a disc's rim its most related discs may touch
+COMPACT = 1.0  # < 1: scale community centres down, then push apart (costs (a))
 TARGETS = "affinity"  # community targets: "affinity" (chosen) or "relative" (previous)
 BEST_WEIGHT = 10.0  # extra stress weight of each disc's most related disc
 STRESS_STEPS = 150
@@ -236,7 +239,8 @@ def _place_communities(radii: np.ndarray, sim: np.ndarray, rng: np.random.Genera
     far[_touching(radii, sim)] = 0.0
     reach = SPREAD * np.sqrt((radii**2).sum())
     target = np.maximum(contact, contact.min() + reach * far)  # min: the two smallest touching
-    return _stress(radii, target, (rel >= 1.0) & (sim > 0), rng)
+    pos = _stress(radii, target, (rel >= 1.0) & (sim > 0), rng)
+    return _push_apart(pos * COMPACT, radii) if COMPACT < 1 else pos
 
 
 def _relative(sim: np.ndarray) -> np.ndarray:
@@ -293,6 +297,11 @@ def _stress(
         np.fill_diagonal(dist, 1.0)
         ratio = w * target / np.maximum(dist, 1e-9)
         pos = (w @ pos + (ratio[:, :, None] * diff).sum(axis=1)) / w_sum
+    return _push_apart(pos, radii)
+
+
+def _push_apart(pos: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Overlapping discs pushed apart (the smaller one moves more), centred."""
     min_dist = _contact(radii) - 0.5
     np.fill_diagonal(min_dist, 0.0)
     mass = radii**2
