@@ -203,3 +203,19 @@ def test_real_graph_places_each_community_by_its_relations():
     assert top3 >= 0.6
     assert rho <= -0.5
     assert neighbours >= 0.35
+
+
+def test_a_hub_keeps_its_strongest_partners_nearest():
+    """Community 0 is the most related of all 12 others, some far more than others:
+    they cannot all touch it, so the strongest must be the nearest (the previous
+    rule, relative to each community's own best, put the weakest nearest)."""
+    community, pairs = _ring_graph(n_comm=13, size=30)
+    affinity = np.ones((13, 13))
+    affinity[0, 1:] = affinity[1:, 0] = 100.0 * 0.8 ** np.arange(12)  # strongest first
+    np.fill_diagonal(affinity, 0.0)
+    nodes, edges = nodes_table(community.tolist()), edges_table(sorted(set(pairs)))
+    for seed in (1, 2, 3):
+        pos = compute_layout(nodes, edges, seed, affinity)
+        centre = np.array([pos[community == c].mean(axis=0) for c in range(13)])
+        to_hub = np.sqrt(((centre[1:] - centre[0]) ** 2).sum(axis=1))
+        assert to_hub[:4].max() < to_hub[-4:].min(), seed
