@@ -38,8 +38,14 @@ from vieweratlas.params import AnalysisParams
 VARIANTS = {
     "chosen": {},
     "no lobes": {"SPLIT": 10**9},
-    "spread 0.5": {"SPREAD": 0.5},
-    "spread 2": {"SPREAD": 2.0},
+    "spread 3": {"SPREAD": 3.0},
+    "closeness 0.25": {"CLOSENESS": 0.25},
+    "rim share 0.8": {"RIM_SHARE": 0.8},
+    "no touching": {"RIM_SHARE": 0.0},
+    "all best touch": {"RIM_SHARE": 100.0},
+    "compacted to 0.6": {"COMPACT": 0.6},
+    "relative, spread 3": {"TARGETS": "relative", "SPREAD": 3.0},
+    "relative, spread 5": {"TARGETS": "relative", "SPREAD": 5.0},
     "backbone affinity": {"_backbone": True},
 }
 
@@ -84,11 +90,45 @@ def quality(positions, community, affinity, src, dst, score) -> tuple[float, flo
     return float(np.mean(hits)), float(rho), float(found.sum(axis=1).mean() / 10)
 
 
+class Fill:
+    """Records the community discs ``compute_layout`` places: ``value`` is their
+    summed area over the area of the circle around them (how dense the map is)."""
+
+    def __init__(self) -> None:
+        self.value = float("nan")
+        self._place = layout._place_communities
+
+    def __call__(self, radii, sim, rng):
+        centres = self._place(radii, sim, rng)
+        mid = (centres.max(axis=0, initial=0) + centres.min(axis=0, initial=0)) / 2
+        reach = (np.sqrt(((centres - mid) ** 2).sum(axis=1)) + radii).max(initial=0)
+        self.value = float((radii**2).sum() / reach**2) if reach > 0 else float("nan")
+        return centres
+
+
+def hubs(community, affinity) -> tuple[int, float]:
+    """Why big communities are hard (real graph): how many of the 20 largest share
+    one most related community, and Spearman of affinity vs touching distance."""
+    ids, counts = np.unique(community, return_counts=True)
+    keep = counts >= layout.MIN_GROUP
+    order = np.argsort(-counts[keep], kind="stable")
+    drawn, size = ids[keep][order], counts[keep][order]
+    sim = layout._normalise(affinity[np.ix_(drawn, drawn)] * (1 - np.eye(len(drawn))))
+    best = np.argmax(sim[:20], axis=1)
+    radius = np.sqrt(size / (np.pi * layout.FILL))
+    upper = np.triu_indices(len(drawn), 1)
+    touch = (radius[:, None] + radius[None, :])[upper]
+    return int(np.bincount(best).max()), float(stats.spearmanr(sim[upper], touch).statistic)
+
+
 @contextlib.contextmanager
-def variant(settings: dict):
+def variant(settings: dict, fill: Fill):
+    """``layout`` with the variant's constants (keys with ``_``: bench flags) and
+    ``fill`` recording the community discs."""
     saved = {k: getattr(layout, k) for k in settings if not k.startswith("_")}
-    for k, v in settings.items():
-        if not k.startswith("_"):
+    saved["_place_communities"] = layout._place_communities
+    for k, v in {**settings, "_place_communities": fill}.items():
+        if k in saved:
             setattr(layout, k, v)
     try:
         yield
@@ -133,25 +173,32 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
     print(
         f"{'data':16s} {'method':18s} {'(a) top3':>9s} {'(b) rho':>8s} {'(c) nbr':>8s}"
-        f" {'wall s':>6s} {'cpu s':>6s}"
+        f" {'fill':>5s} {'wall s':>6s} {'cpu s':>6s}"
     )
     rows: dict[tuple[str, str], list] = {}
     for seed in range(args.seeds):
         for name, nodes, edges, aff, (s, d, sc) in datasets(seed, args.top_k):
             comm = nodes["community"].to_numpy().astype(np.int64)
+            if seed == 0 and name.startswith("real"):
+                most, rho = hubs(comm, aff)
+                print(
+                    f"{name}: one community is the most related of {most} of the 20 largest;"
+                    f" Spearman(affinity, touching distance) {rho:+.2f}"
+                )
             for method in names:
-                with variant(VARIANTS[method]):
+                fill = Fill()
+                with variant(VARIANTS[method], fill):
                     given = None if VARIANTS[method].get("_backbone") else aff
                     clock, cpu = time.perf_counter(), time.process_time()
                     pos = layout.compute_layout(nodes, edges, seed, given)
                     took = time.perf_counter() - clock
                     took_cpu = time.process_time() - cpu
                 rows.setdefault((name, method), []).append(
-                    (*quality(pos, comm, aff, s, d, sc), took, took_cpu)
+                    (*quality(pos, comm, aff, s, d, sc), fill.value, took, took_cpu)
                 )
     for (name, method), values in rows.items():
-        a, b, c, t, cpu = np.mean(values, axis=0)
-        print(f"{name:16s} {method:18s} {a:9.2f} {b:8.2f} {c:8.2f} {t:6.2f} {cpu:6.2f}")
+        a, b, c, f, t, cpu = np.mean(values, axis=0)
+        print(f"{name:16s} {method:18s} {a:9.2f} {b:8.2f} {c:8.2f} {f:5.2f} {t:6.2f} {cpu:6.2f}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ for a seed:
    (target distance: touching for the most related, further for weaker
    links), then the communities themselves the same way, from a C x C
    affinity (summed overlap between communities, normalised per community:
-   ``A_ij / sqrt(A_i A_j)``), then each community's lobes are turned to face
-   the communities they share most with. Discs never overlap.
+   ``A_ij / sqrt(A_i A_j)``; targets from the pair's affinity against the
+   map's strongest pair, a disc's most related ones touching it while they fit
+   on its rim: see ``_place_communities``), then each community's lobes are
+   turned to face the communities they share most with. Discs never overlap.
 3. *Channels.* Inside each disc, edge springs, a density push and a disc
    clamp (the previous layout's member step). Channels outside every drawn
    community sit next to their placed neighbours; isolated ones go to a quiet
@@ -33,8 +35,12 @@ MAX_LOBES = 8
 MIN_LOBE = 10  # smaller lobes join their community's largest lobe
 FILL = 0.55  # share of a disc's area its channels occupy (1 channel ~ 1 unit²)
 GAP = 0.15  # free space between touching discs, as a share of their radii
-SPREAD = 3.0  # extra distance of unrelated communities, in packed-radius units
+SPREAD = 5.0  # extra distance of unrelated communities, in packed-radius units
 LOBE_SPREAD = 0.5  # the same between the lobes of one community (kept tight)
+CLOSENESS = 0.15  # exponent on the pair relation in community target distances
+RIM_SHARE = 0.5  # share of a disc's rim its most related discs may touch
+COMPACT = 1.0  # < 1: scale community centres down, then push apart (costs (a))
+TARGETS = "affinity"  # community targets: "affinity" (chosen) or "relative" (previous)
 BEST_WEIGHT = 10.0  # extra stress weight of each disc's most related disc
 STRESS_STEPS = 150
 MEMBER_STEPS = 120
@@ -69,7 +75,7 @@ def compute_layout(
     between = _lobe_weights(lobe, src, dst, weight, n_lobes)
     local, comm_radius = _pack_lobes(lobe_comm, radii, between, n_comm, rng)
     sim = _normalise(_community_affinity(community, comm_of, src, dst, weight, affinity, n_comm))
-    comm_centre = _place_discs(comm_radius, sim, rng, SPREAD)
+    comm_centre = _place_communities(comm_radius, sim, rng)
     local = _face_neighbours(local, lobe_comm, between, comm_centre)
     centres = comm_centre[lobe_comm] + local
     pos = np.zeros((n, 2))
@@ -199,25 +205,88 @@ def _normalise(mat: np.ndarray) -> np.ndarray:
 def _place_discs(
     radii: np.ndarray, sim: np.ndarray, rng: np.random.Generator, spread: float
 ) -> np.ndarray:
-    """Disc centres: stress majorisation toward affinity-based distances, no overlaps.
+    """Lobe centres: stress majorisation toward affinity-based distances, no overlaps.
 
     Target distance of i and j: touching (plus ``GAP``) at the relation of i's (or
-    j's) most related disc, up to ``spread`` x the packed radius further when
-    unrelated (``1 - rel ** 0.25``); each disc's most related pair weighs
-    ``BEST_WEIGHT`` times more. Chosen by ``scripts/bench_layout.py``.
+    j's) most related lobe, up to ``spread`` x the packed radius further when
+    unrelated (``1 - rel ** 0.25``).
     """
-    g = len(radii)
-    if g <= 1:
-        return np.zeros((g, 2))
-    top = sim.max(axis=1)
-    rel = np.maximum(
+    rel = _relative(sim)
+    contact = _contact(radii)
+    target = contact + spread * np.sqrt((radii**2).sum()) * (1.0 - rel**0.25)
+    return _stress(radii, target, (rel >= 1.0) & (sim > 0), rng)
+
+
+def _place_communities(radii: np.ndarray, sim: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Community centres: stress toward distances from the pair's affinity, no overlaps.
+
+    A pair's relation is ``sqrt(rel * s)``: ``rel`` relative to the stronger side's
+    most related community, ``s`` relative to the strongest pair of the map, so a
+    community related to everybody (a hub) does not pull everybody to its rim and
+    big, strongly related communities sit closer than weak small ones. Target:
+    ``SPREAD`` x the packed radius x ``(1 - relation ** CLOSENESS)``, never below
+    touching; a disc's most related discs touch it as long as they fit in
+    ``RIM_SHARE`` of its rim (strongest first). ``TARGETS = "relative"`` is the
+    previous rule (``_place_discs``).
+    """
+    if TARGETS == "relative" or len(radii) <= 1:
+        return _place_discs(radii, sim, rng, SPREAD)
+    rel = _relative(sim)
+    contact = _contact(radii)
+    strongest = sim.max(initial=0.0)
+    share = sim / strongest if strongest > 0 else sim
+    far = 1.0 - np.sqrt(rel * share) ** CLOSENESS
+    far[_touching(radii, sim)] = 0.0
+    reach = SPREAD * np.sqrt((radii**2).sum())
+    target = np.maximum(contact, contact.min() + reach * far)  # min: the two smallest touching
+    pos = _stress(radii, target, (rel >= 1.0) & (sim > 0), rng)
+    return _push_apart(pos * COMPACT, radii) if COMPACT < 1 else pos
+
+
+def _relative(sim: np.ndarray) -> np.ndarray:
+    """Pair relation relative to the most related of either side (1 = someone's best)."""
+    top = sim.max(axis=1, initial=0.0)
+    return np.maximum(
         np.divide(sim, top[:, None], out=np.zeros_like(sim), where=top[:, None] > 0),
         np.divide(sim, top[None, :], out=np.zeros_like(sim), where=top[None, :] > 0),
     )
-    contact = (radii[:, None] + radii[None, :]) * (1 + GAP) + 1.0
-    target = contact + spread * np.sqrt((radii**2).sum()) * (1.0 - rel**0.25)
+
+
+def _contact(radii: np.ndarray) -> np.ndarray:
+    """Centre distance of two touching discs, plus the gap."""
+    return (radii[:, None] + radii[None, :]) * (1 + GAP) + 1.0
+
+
+def _touching(radii: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """(G, G) mask of the best-partner pairs that touch: around each disc, the discs
+    whose most related it is (and its own most related), strongest first, while
+    their angles fit in ``RIM_SHARE`` of its rim."""
+    g = len(radii)
+    ok = sim.max(axis=1, initial=0.0) > 0
+    best = np.argmax(sim, axis=1)[ok]
+    key = np.unique(np.r_[best * g + np.flatnonzero(ok), np.flatnonzero(ok) * g + best])
+    hub, other = key // g, key % g
+    angle = 2 * np.arcsin(np.minimum(radii[other] * (1 + GAP) / (radii[hub] + radii[other]), 1))
+    order = np.lexsort((other, -sim[hub, other], hub))
+    hub, other, angle = hub[order], other[order], angle[order]
+    used = np.cumsum(angle)
+    used -= np.r_[0.0, used][np.searchsorted(hub, hub)]
+    mask = np.zeros((g, g), dtype=bool)
+    fits = used <= RIM_SHARE * 2 * np.pi
+    mask[hub[fits], other[fits]] = True
+    return mask & mask.T
+
+
+def _stress(
+    radii: np.ndarray, target: np.ndarray, best: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Stress majorisation toward ``target`` (``best`` pairs weigh ``BEST_WEIGHT``
+    times more), then overlapping discs pushed apart."""
+    g = len(radii)
+    if g <= 1:
+        return np.zeros((g, 2))
+    target = target.copy()
     np.fill_diagonal(target, 0.0)
-    best = (rel >= 1.0) & (sim > 0)
     w = (1.0 + BEST_WEIGHT * best) / np.where(target > 0, target, 1.0)
     np.fill_diagonal(w, 0.0)
     pos = _classical_mds(target, rng)
@@ -228,7 +297,12 @@ def _place_discs(
         np.fill_diagonal(dist, 1.0)
         ratio = w * target / np.maximum(dist, 1e-9)
         pos = (w @ pos + (ratio[:, :, None] * diff).sum(axis=1)) / w_sum
-    min_dist = contact - 0.5
+    return _push_apart(pos, radii)
+
+
+def _push_apart(pos: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Overlapping discs pushed apart (the smaller one moves more), centred."""
+    min_dist = _contact(radii) - 0.5
     np.fill_diagonal(min_dist, 0.0)
     mass = radii**2
     share = 0.6 * mass[None, :] / (mass[:, None] + mass[None, :])

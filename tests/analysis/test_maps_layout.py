@@ -187,3 +187,35 @@ def test_big_community_keeps_its_sub_scenes_as_lobes():
     a, b = pos[:half], pos[half:]
     spread = (a.std(axis=0).mean() + b.std(axis=0).mean()) / 2
     assert np.sqrt(((a.mean(axis=0) - b.mean(axis=0)) ** 2).sum()) > 2 * spread
+
+
+def test_real_graph_places_each_community_by_its_relations():
+    """Issue 11's layout goals on the real Twitch graph with the default params
+    (28 drawn communities, one of them everybody's most related): (a) the most
+    related community among the 3 nearest for >= 60 % of the 20 largest, (b) rank
+    correlation of affinity and centroid distance <= -0.5, (c) neighbours >= 0.35."""
+    from scripts.bench_layout import datasets, quality
+
+    _, nodes, edges, affinity, (src, dst, score) = next(datasets(seed=0))
+    community = nodes["community"].to_numpy().astype(np.int64)
+    pos = compute_layout(nodes, edges, seed=1, affinity=affinity)
+    top3, rho, neighbours = quality(pos, community, affinity, src, dst, score)
+    assert top3 >= 0.6
+    assert rho <= -0.5
+    assert neighbours >= 0.35
+
+
+def test_a_hub_keeps_its_strongest_partners_nearest():
+    """Community 0 is the most related of all 12 others, some far more than others:
+    they cannot all touch it, so the strongest must be the nearest (the previous
+    rule, relative to each community's own best, put the weakest nearest)."""
+    community, pairs = _ring_graph(n_comm=13, size=30)
+    affinity = np.ones((13, 13))
+    affinity[0, 1:] = affinity[1:, 0] = 100.0 * 0.8 ** np.arange(12)  # strongest first
+    np.fill_diagonal(affinity, 0.0)
+    nodes, edges = nodes_table(community.tolist()), edges_table(sorted(set(pairs)))
+    for seed in (1, 2, 3):
+        pos = compute_layout(nodes, edges, seed, affinity)
+        centre = np.array([pos[community == c].mean(axis=0) for c in range(13)])
+        to_hub = np.sqrt(((centre[1:] - centre[0]) ** 2).sum(axis=1))
+        assert to_hub[:4].max() < to_hub[-4:].min(), seed
