@@ -193,12 +193,15 @@ def label_box(text, renderer):
 
 
 def _place(text, renderer, placed: list, offsets, align) -> bool:
-    """Moves ``text`` to the first offset (points) whose box is free; removes it if none is."""
+    """Moves ``text`` to the first offset (points) whose box is free and inside the map
+    (never under the legend or past the edge); removes it if none is."""
+    area = text.axes.get_window_extent(renderer)
     for dx, dy in offsets:
         text.xyann = (dx, dy)
         align(text, dx, dy)
         box = label_box(text, renderer)
-        if not any(box.overlaps(other) for other in placed):
+        inside = area.x0 <= box.x0 and box.x1 <= area.x1 and area.y0 <= box.y0 and box.y1 <= area.y1
+        if inside and not any(box.overlaps(other) for other in placed):
             placed.append(box)
             return True
     text.remove()

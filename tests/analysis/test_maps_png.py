@@ -147,6 +147,9 @@ def test_map_labels_ink_stays_in_boxes_that_never_overlap(graph, real_map_graph,
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             assert not a.overlaps(b), (texts[boxes.index(a)].get_text(), a, b)
+    area = fig.axes[0].get_window_extent(renderer)  # the map, left of the legend column
+    outside = [t.get_text() for t, b in zip(texts, boxes, strict=True) if not area.contains(*b.p1)]
+    assert not outside and all(area.contains(*b.p0) for b in boxes), outside
     covered = np.zeros(alpha.shape, dtype=bool)
     for box in boxes:
         x0, y0 = np.floor(box.p0).astype(int)
