@@ -52,7 +52,7 @@ def hard_graph(top_k: int | None = None):
 def planted_graph(spec, top_k: int):
     """Backbone (src, dst, score) and planted community per channel of ``spec``'s window."""
     from vieweratlas.bots import bot_user_mask
-    from vieweratlas.overlap import backbone, build_incidence, drop_users, keep_channels
+    from vieweratlas.overlap import backbone, build_incidence, filter_window
     from vieweratlas.params import AnalysisParams
     from vieweratlas.synthetic import KNOWN_BOTS, generate
 
@@ -66,7 +66,7 @@ def planted_graph(spec, top_k: int):
         np.array(sorted(KNOWN_BOTS), np.int64),
         params.bot_channel_share,
     )
-    inc = keep_channels(drop_users(inc, bots), params.min_chatters)
+    inc = filter_window(inc, bots, params.min_chatters)
     kept = backbone(inc, "unique", top_k)
     planted = window.planted[np.searchsorted(window.channel_ids, inc.channel_ids)]
     return len(inc.channel_ids), kept.src, kept.dst, kept.score, planted

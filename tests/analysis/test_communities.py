@@ -137,3 +137,20 @@ def test_adjusted_rand_index():
     a = np.random.default_rng(0).integers(0, 5, 2000)
     b = np.random.default_rng(1).integers(0, 5, 2000)
     assert abs(adjusted_rand_index(a, b)) < 0.02
+
+
+def test_leiden_leaves_pythons_global_random_state_alone():
+    """igraph draws from a private seeded generator, so detection neither depends on
+    nor disturbs the process's ``random`` module (other code seeds it too)."""
+    import random
+
+    n, src, dst, weight = _unstable_toy()
+    random.seed(5)
+    expected = random.random()
+    random.seed(5)
+    first = detect(n, src, dst, weight, "leiden", 1.0, 3)
+    assert random.random() == expected
+    random.seed(99)  # another global state: the same partition
+    assert detect(n, src, dst, weight, "leiden", 1.0, 3).membership.tobytes() == (
+        first.membership.tobytes()
+    )
