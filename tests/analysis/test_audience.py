@@ -77,3 +77,15 @@ def test_labels_step_audience_equals_a_recount_from_presence(lake):
     assert [got[k] for k in range(len(recount))] == recount.tolist()
     summed = np.bincount(membership["community"].to_numpy(), channels["chatters"].to_numpy())
     assert (recount <= summed).all() and (recount < summed).any()  # chatters in several count once
+
+
+def test_an_imported_graph_drops_a_members_file_left_by_an_earlier_run(lake):
+    """Labels count from ``members`` whenever it exists, so an engine that writes none
+    must not leave an earlier run's file behind (its channel rows would not match)."""
+    from vieweratlas.edgelist import import_overlap
+
+    incidence = build_incidence(_window(3))
+    audience.write_members(lake, KEY, incidence)
+    labels = b"ID,Label,Count\nalpha,Alpha,10\nbeta,Beta,8\n"
+    import_overlap(lake, DAY, b"Source,Target,Weight\nalpha,beta,3\n", labels)
+    assert not lake.exists(KEY)
