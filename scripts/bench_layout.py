@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -203,3 +204,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (data, graphs and every run): {peak:,.0f} MB")
