@@ -33,24 +33,15 @@ DAY = date(2026, 3, 7)
 
 def lake_for(out: Path, users: int, channels: int, days: int) -> Path:
     """The cached lake of one (users, channels, days) window; generated when absent."""
+    from scripts.benchmark import spec_for
+
     from vieweratlas.storage import Lake
-    from vieweratlas.synthetic import SyntheticSpec, generate, write_daily_presence
+    from vieweratlas.synthetic import generate, write_daily_presence
 
     folder = out / f"u{users}-c{channels}-d{days}"
     done = folder / "rows.json"
     if not done.exists():
-        spec = SyntheticSpec(
-            channels=channels,
-            users=users,
-            communities=max(10, channels // 50),
-            in_community=0.3,
-            days=days,
-            visits=4.0,
-            repeat=0.05,
-            zipf=0.6,
-            lurkers=20,
-            seed=7,
-        )
+        spec = spec_for(users, channels, days)
         rows = write_daily_presence(Lake(folder.as_uri()), generate(spec), DAY)
         done.write_text(json.dumps({"rows": rows}))
     return folder

@@ -46,16 +46,16 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def spec_for(large: bool):
+def spec_for(users: int, channels: int = 5000, days: int = 7):
+    """The benchmark's planted window (also ``bench_scale.py``'s, at other sizes)."""
     from vieweratlas.synthetic import SyntheticSpec
 
-    users = 10_000_000 if large else 2_000_000
     return SyntheticSpec(
-        channels=5000,
+        channels=channels,
         users=users,
-        communities=100,
+        communities=max(10, channels // 50),
         in_community=0.3,
-        days=7,
+        days=days,
         visits=4.0,
         repeat=0.05,
         zipf=0.6,
@@ -338,7 +338,7 @@ def main() -> int:
     root = (Path(args.out) / ("large" if args.large else "standard")).resolve().as_uri()
     lake = Lake(root)
     clock = time.perf_counter()
-    window = generate(spec_for(args.large))
+    window = generate(spec_for(10_000_000 if args.large else 2_000_000))
     rows = write_daily_presence(lake, window, DAY)
     write_metadata(lake, window, DAY)
     print(
