@@ -114,6 +114,13 @@ class Dataset:
     name: str
     prefix: str
     retention_setting: str | None  # Settings field with the window in days; None = kept
+    #: Only keys ending with one of these (None = every key under ``prefix``). A key
+    #: belongs to the first dataset of ``DATASETS`` that holds it.
+    suffixes: tuple[str, ...] | None = None
+
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` (under ``prefix``) is one of this dataset's objects."""
+        return self.suffixes is None or key.endswith(self.suffixes)
 
 
 CHANNELS = Dataset("channels", "channels/hourly", "retention_channels_days")
@@ -121,8 +128,16 @@ RAW_LIVE = Dataset("raw_live", "raw/live", "retention_raw_live_days")
 RAW_VOD = Dataset("raw_vod", "raw/vod", "retention_raw_vod_days")
 VOD_PRESENCE = Dataset("vod_presence", "curated/vod_presence", "retention_curated_days")
 DAILY_PRESENCE = Dataset("daily_presence", "curated/daily_presence", "retention_curated_days")
+#: The two work files that grow with the window's rows (pairs, members: ~150 MB a
+#: production day); needed only to re-run a day's analysis from its backbone step.
+ANALYSIS_BULK = Dataset(
+    "analysis_bulk",
+    "analysis/daily",
+    "retention_analysis_work_days",
+    ("/_work/pairs.parquet", "/_work/members.parquet"),
+)
 ANALYSIS = Dataset("analysis", "analysis/daily", None)
-DATASETS = (CHANNELS, RAW_LIVE, RAW_VOD, VOD_PRESENCE, DAILY_PRESENCE, ANALYSIS)
+DATASETS = (CHANNELS, RAW_LIVE, RAW_VOD, VOD_PRESENCE, DAILY_PRESENCE, ANALYSIS_BULK, ANALYSIS)
 
 
 # -- channel lists (channel_refresh -> collector, analysis labels) ----------------

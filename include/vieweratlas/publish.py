@@ -129,6 +129,13 @@ def map_extras(lake: Lake, day: str, nodes: pa.Table) -> tuple:
         community = nodes["community"].to_numpy(zero_copy_only=False)
         count = int(community.max(initial=-1)) + 1
         affinity = overlap.community_affinity(pairs, community, count)
+    else:  # an imported graph always has one: gone by retention (retention_analysis_work_days)
+        log.warning(
+            "%s is missing: communities are placed by their backbone edges only; re-run %s "
+            "from its overlap task for the placement by the full overlap",
+            pairs_key,
+            day,
+        )
     rows_key = keys.analysis_file(day, "neighbors.parquet")  # channel rows, by the overlap step
     if lake.exists(rows_key):
         rows = lake.read_parquet(rows_key, columns=["channel", "neighbor", "rank", "shared"])

@@ -4,7 +4,9 @@ A key's age is the ``date=YYYY-MM-DD`` partition in it (:func:`lake.partition_da
 never the object's timestamp, so a late upload or a copied bucket cannot make
 old data look new. A dataset keeps ``keep_days`` days before the run's day:
 with a 7-day window, a run on the 22nd keeps the 15th to the 22nd and deletes
-the 14th and older. Datasets without a window (analysis outputs) are kept.
+the 14th and older. Datasets without a window (analysis outputs) are kept; of
+the analysis work files, only the two that grow with the rows (``pairs``,
+``members``) have one (``retention_analysis_work_days``).
 
 Deletion goes through :meth:`storage.Lake.delete`, the same code on ``file://``
 and ``s3://``; on S3 that is the Amazon provider's object-storage filesystem,
@@ -102,12 +104,15 @@ def plan(
             raise RetentionRefused(
                 f"{name}: a window of {days} days would delete today's partitions"
             )
-    plans = []
+    plans, claimed = [], set()
     for ds in layout.DATASETS:
         days = keep.get(ds.name)
         cutoff = today - timedelta(days=days) if days is not None else None
         result = DatasetPlan(ds.name, ds.prefix, days, cutoff)
         for key, size in lake.list_with_sizes(ds.prefix).items():
+            if key in claimed or not ds.holds(key):
+                continue
+            claimed.add(key)
             day = layout.partition_date(key[len(ds.prefix) :])
             if cutoff is not None and day is not None and day < cutoff:
                 result.delete[key] = size

@@ -73,6 +73,7 @@ class Settings:
     retention_raw_vod_days: int = 7
     retention_curated_days: int = 90
     retention_channels_days: int = 30
+    retention_analysis_work_days: int = 14
     heartbeat_stale_minutes: int = 10
     collector_min_joined_share: float = 0.9
     overlap_engine: str = "local"  # "athena": pair counts by Athena (docs/scaling.md)
@@ -97,6 +98,7 @@ UI_OVERRIDABLE = frozenset(
         "retention_raw_vod_days",
         "retention_curated_days",
         "retention_channels_days",
+        "retention_analysis_work_days",
         "heartbeat_stale_minutes",
         "collector_min_joined_share",
         "sns_topic_arn",

@@ -12,7 +12,7 @@ from vieweratlas.settings import Settings
 
 TODAY = date(2026, 11, 22)
 WINDOWS = {"channels": 30, "raw_live": 30, "raw_vod": 7, "vod_presence": 90}
-WINDOWS |= {"daily_presence": 90, "analysis": None}
+WINDOWS |= {"daily_presence": 90, "analysis_bulk": 14, "analysis": None}
 
 
 def everything(lake) -> set[str]:
@@ -34,7 +34,9 @@ def seed(lake, today: date) -> tuple[dict[str, int], set[str]]:
             else:
                 age = days
             day = today - timedelta(days=age)
-            key = f"{ds.prefix}/date={day}/hour=05/part-{ds.name}.bin"
+            key = f"{ds.prefix}/date={day}" + (
+                ds.suffixes[0] if ds.suffixes else f"/hour=05/part-{ds.name}.bin"
+            )
             keys[key] = fate if (window is not None or fate == "keep") else "keep"
     keys[layout.CHANNELS_CURRENT] = "keep"
     keys[layout.heartbeat("collector-a")] = "keep"
@@ -49,21 +51,21 @@ def seed(lake, today: date) -> tuple[dict[str, int], set[str]]:
 
 def test_deletes_only_partitions_older_than_each_window(lake):
     sizes, doomed = seed(lake, TODAY)
-    assert len(doomed) == 10  # 5 datasets with a window x (just past it, long ago)
+    assert len(doomed) == 12  # 6 datasets with a window x (just past it, long ago)
 
     report = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
 
     remaining = everything(lake)
     assert remaining.isdisjoint(doomed)
     assert set(sizes) - doomed <= remaining
-    assert report["objects"] == 10
+    assert report["objects"] == 12
     assert report["bytes"] == sum(sizes[k] for k in doomed)
     raw_vod = report["datasets"]["raw_vod"]
     assert raw_vod["cutoff"] == "2026-11-15" and raw_vod["objects"] == 2
     assert set(raw_vod["partitions"]) == {"2026-11-14", str(TODAY - timedelta(days=400))}
     assert report["datasets"]["analysis"]["objects"] == 0
     stored = lake.read_json(layout.retention_report(TODAY))
-    assert stored["objects"] == 10 and stored["dry_run"] is False
+    assert stored["objects"] == 12 and stored["dry_run"] is False
     assert stored["datasets"]["raw_live"]["bytes"] == report["datasets"]["raw_live"]["bytes"]
 
     again = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
@@ -85,6 +87,26 @@ def test_presence_manifests_go_and_stay_with_their_partition(lake):
     report = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
     assert report["datasets"]["daily_presence"]["objects"] == 3
     assert lake.list(layout.DAILY_PRESENCE.prefix) == sorted(named[kept])
+
+
+def test_only_the_bulky_analysis_work_files_expire(lake):
+    """pairs and members go after their window; outputs and the small work files stay."""
+    old, kept = TODAY - timedelta(days=15), TODAY - timedelta(days=14)
+    names = (*layout.ANALYSIS_WORK, "summary.json", "communities.parquet", "map.html")
+    for day in (old, kept):
+        for name in names:
+            lake.write_bytes(layout.analysis_file(day, name), b"x")
+
+    report = retention.run(lake, WINDOWS, TODAY, dry_run=False, utc_today=TODAY)
+
+    gone = {layout.analysis_file(old, n) for n in ("pairs.parquet", "members.parquet")}
+    everything_written = {layout.analysis_file(d, n) for d in (old, kept) for n in names}
+    assert everything(lake) >= everything_written - gone
+    assert everything(lake).isdisjoint(gone)
+    bulk = report["datasets"]["analysis_bulk"]
+    assert bulk["objects"] == 2 and bulk["cutoff"] == str(kept)
+    assert report["datasets"]["analysis"]["objects"] == 0
+    assert report["datasets"]["analysis"]["kept_objects"] == 2 * (len(names) - 2)  # no key twice
 
 
 def test_dry_run_lists_but_changes_nothing(lake):
@@ -159,12 +181,12 @@ def test_dag_manual_run_is_a_dry_run_by_default_and_deletes_when_asked(load_dag,
     run = dag.test()
     assert run.state == "success"
     assert set(sizes) <= everything(lake)
-    assert lake.read_json(layout.retention_report(today, dry_run=True))["objects"] == 10
+    assert lake.read_json(layout.retention_report(today, dry_run=True))["objects"] == 12
 
     run = dag.test(run_conf={"dry_run": False})
     assert run.state == "success"
     assert everything(lake).isdisjoint(doomed)
-    assert lake.read_json(layout.retention_report(today))["objects"] == 10
+    assert lake.read_json(layout.retention_report(today))["objects"] == 12
 
 
 def test_dag_refuses_a_bucket_root_without_retrying_and_alerts(
