@@ -131,6 +131,8 @@ def test_athena_engine_end_to_end_on_moto(lake, monkeypatch):
     local = pipeline.overlap_step(lake, DAY, params)
     files = ("channels.parquet", "pairs.parquet", "edges.parquet", "neighbors.parquet")
     expected = {n: lake.read_parquet(keys.analysis_file(DAY, n)) for n in files}
+    members = keys.analysis_file(DAY, "members.parquet")
+    assert lake.exists(members)  # the local engine's; Athena leaves labels to presence
     for name in files:
         lake.delete([keys.analysis_file(DAY, name)])
 
@@ -147,6 +149,7 @@ def test_athena_engine_end_to_end_on_moto(lake, monkeypatch):
     )
     found = pipeline.overlap_step(lake, DAY, params, settings)
     assert found["engine"] == "athena"
+    assert not lake.exists(members)  # a stale members file would count another window
     assert (found["pairs"], found["edges"]) == (local["pairs"], local["edges"])
     for name in files:
         got = lake.read_parquet(keys.analysis_file(DAY, name)).select(expected[name].column_names)
