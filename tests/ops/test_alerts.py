@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import airflow.sdk.log  # noqa: F401 - its import configures logging; before caplog attaches
 import pytest
 from tests.testkit import aws_connection
 
