@@ -36,8 +36,12 @@ class AthenaQueryError(RuntimeError):
     """An Athena query did not succeed."""
 
 
+#: The statements :func:`render` gives; ``clean`` is the fragment both start from.
+STATEMENTS = ("channels", "pairs")
+
+
 def statements() -> dict[str, str]:
-    """The named statements of ``pair_counts.sql``."""
+    """The named parts of ``pair_counts.sql`` (the statements and their common fragment)."""
     text = SQL_FILE.read_text(encoding="utf-8")
     parts = _NAME.split(text)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
@@ -49,8 +53,12 @@ def render(
     """Statement ``name`` for the window ``days``, with only validated values filled in."""
     if not _IDENT.match(presence):
         raise ValueError(f"not a table name: {presence!r}")
+    if name not in STATEMENTS:
+        raise ValueError(f"not a statement: {name!r}; expected one of {STATEMENTS}")
     bots = ", ".join(str(int(b)) for b in np.asarray(known_bots, np.int64)) or "-1"
-    return statements()[name].format(
+    sql = statements()
+    query = sql[name].replace("{clean}", sql["clean"])
+    return query.format(
         presence=presence,
         first_day=date.fromisoformat(days[0]).isoformat(),
         last_day=date.fromisoformat(days[-1]).isoformat(),
@@ -150,7 +158,7 @@ def athena_overlap(
     """Unload channels and pair counts with Athena, then write the work files."""
     clock = time.perf_counter()
     queries = []
-    for name in ("channels", "pairs"):
+    for name in STATEMENTS:
         lake.delete(lake.list(athena_prefix(day, name)))  # UNLOAD needs an empty target
         query = render(name, PRESENCE_TABLE, days, params, known_bots)
         queries.append(unload(query, lake.url(athena_prefix(day, name))))

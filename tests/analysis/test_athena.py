@@ -90,6 +90,8 @@ def test_render_refuses_unsafe_values():
         )
     with pytest.raises(ValueError):
         athena.unload("SELECT 1", "s3://b/x' --")
+    with pytest.raises(ValueError, match="not a statement"):  # the fragment is not a query
+        athena.render("clean", "daily_presence", ["2026-03-01"], AnalysisParams(), np.array([]))
 
 
 class DuckAthena:

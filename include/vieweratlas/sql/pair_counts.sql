@@ -2,10 +2,11 @@
 -- Runs on Athena (Trino) over the Glue table of daily presence and, in the tests,
 -- on DuckDB over the same Parquet files; both engines must give identical results.
 -- Placeholders ({...}) are filled by vieweratlas.athena.render with validated
--- numbers and dates only. Two statements, each after a "-- name:" line.
+-- numbers and dates only. Two statements, each after a "-- name:" line, both
+-- starting from the common table expressions of "-- name: clean" (filled in as {clean}).
 
--- name: channels
-WITH seen AS (
+-- name: clean
+seen AS (
     SELECT channel_id, user_id, COUNT(DISTINCT "date") AS days
     FROM {presence}
     WHERE "date" BETWEEN '{first_day}' AND '{last_day}'
@@ -25,6 +26,9 @@ clean AS (
         AND user_id NOT IN (SELECT user_id FROM broad)
     )
 )
+
+-- name: channels
+WITH {clean}
 SELECT
     channel_id,
     COUNT(*) AS chatters,
@@ -34,26 +38,7 @@ GROUP BY channel_id
 HAVING COUNT(*) >= {min_chatters}
 
 -- name: pairs
-WITH seen AS (
-    SELECT channel_id, user_id, COUNT(DISTINCT "date") AS days
-    FROM {presence}
-    WHERE "date" BETWEEN '{first_day}' AND '{last_day}'
-    GROUP BY channel_id, user_id
-),
-broad AS (
-    SELECT user_id
-    FROM seen
-    GROUP BY user_id
-    HAVING COUNT(*) > {bot_share} * (SELECT COUNT(DISTINCT channel_id) FROM seen)
-),
-clean AS (
-    SELECT channel_id, user_id, days
-    FROM seen
-    WHERE NOT {bot_filter} OR (
-        user_id NOT IN ({known_bots})
-        AND user_id NOT IN (SELECT user_id FROM broad)
-    )
-),
+WITH {clean},
 kept AS (
     SELECT channel_id FROM clean GROUP BY channel_id HAVING COUNT(*) >= {min_chatters}
 ),
