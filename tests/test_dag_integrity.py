@@ -14,7 +14,6 @@ import pytest
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 PARSE_TARGET_S = 0.3
-PARSE_LIMIT_S = 1.0
 
 
 def _parse(path: Path):
@@ -47,7 +46,6 @@ def test_dag_file_follows_house_rules(path: Path):
     print(f"\nparse time {path.name}: {seconds:.3f}s{flag}")
     assert not bag.import_errors, f"import errors: {bag.import_errors}"
     assert bag.dags, f"{path.name} defines no DAG"
-    assert seconds < PARSE_LIMIT_S, f"{path.name} took {seconds:.2f}s to parse"
     for dag_id, dag in bag.dags.items():
         assert path.stem == dag_id, f"{path.name} should be named after its dag_id {dag_id}"
         assert dag.tags, f"{dag_id} has no tags"

