@@ -18,7 +18,7 @@ from scripts.bench_maps import NAMES, planted_graph
 from scripts.headless import dump_dom
 
 from vieweratlas.layout import compute_layout
-from vieweratlas.map_html import render_html, script_json
+from vieweratlas.map_html import SCRIPT_ID, render_html, script_json
 
 JS = Path(__file__).resolve().parents[2] / "include" / "vieweratlas" / "map_html.js"
 TITLE = "</title><script>alert('t')</script> {{ title }} __DATA__"
@@ -73,7 +73,16 @@ def test_exactly_two_scripts_and_they_close_where_intended(page, parsed):
     assert page.count("</script>") == 2
     assert len(re.findall(r"<script\b", page, flags=re.IGNORECASE)) == 2
     assert parsed.scripts[0][0] == {"type": "application/json", "id": "graph-data"}
+    assert parsed.scripts[1][0] == {"id": SCRIPT_ID}
     assert parsed.scripts[1][1] == JS.read_text(encoding="utf-8")
+
+
+def test_rendering_waits_for_the_map_script(page):
+    """The head asks the browser not to render until the map's script element is parsed."""
+    head = page[: page.index("</head>")]
+    link = f'<link rel="expect" href="#{SCRIPT_ID}" blocking="render">'
+    assert head.count(link) == 1
+    assert page.index('id="graph-data"') < page.index(f'<script id="{SCRIPT_ID}">')
 
 
 def test_every_channel_and_string_round_trips_exactly(graph, parsed):
