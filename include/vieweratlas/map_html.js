@@ -661,17 +661,21 @@
     box.hidden = lonely.count === 0;
     box.querySelector("summary").textContent =
       `Unconnected channels (${fmt(lonely.count)}): outer ring`;
-    const ul = $("unconnected-list");
-    for (const i of lonely.rows.slice(0, lonely.listed)) {
-      const li = document.createElement("li");
-      const button = document.createElement("button");
-      button.className = "item";
-      button.type = "button";
-      button.append(bdiOf(nameOf(i)));
-      button.addEventListener("click", () => select(i));
-      li.append(button);
-      ul.append(li);
-    }
+    // The list is built when the (closed) box is first opened, not for the first frame.
+    box.addEventListener("toggle", () => {
+      const ul = $("unconnected-list");
+      if (!box.open || ul.childElementCount > 0) return;
+      for (const i of lonely.rows.slice(0, lonely.listed)) {
+        const li = document.createElement("li");
+        const button = document.createElement("button");
+        button.className = "item";
+        button.type = "button";
+        button.append(bdiOf(nameOf(i)));
+        button.addEventListener("click", () => select(i));
+        li.append(button);
+        ul.append(li);
+      }
+    });
   }
 
   // Pointer input: drag to pan, two fingers to pinch-zoom, click to select.

@@ -356,3 +356,23 @@ def test_no_frame_is_rendered_before_the_map_is_drawn(browser, page_url):
         browser.page("Page.removeScriptToEvaluateOnNewDocument", identifier=probe)
         server.shutdown()
         server.server_close()
+
+
+def test_unconnected_list_is_built_when_first_opened(browser, page_url, graph):
+    """The closed "Unconnected channels" box gets its rows (biggest first, each selectable)
+    when it is opened, not while the first frame is drawn."""
+    nodes = graph[0]
+    browser.open(page_url, 1440, 900)
+    listed = "[...document.querySelectorAll('#unconnected-list bdi')].map((b) => b.textContent)"
+    assert browser.eval(listed) == []
+    data = browser.eval("JSON.parse(document.getElementById('graph-data').textContent)")
+    rows = data["unconnected"]["rows"][: data["unconnected"]["listed"]]
+    assert len(rows) >= 5
+    browser.eval("document.querySelector('#unconnected summary').click()")
+    _rendered(browser)
+    names = [nodes["display_name"][i].as_py() for i in rows]
+    assert browser.eval(listed) == names
+    chatters = nodes["chatters"].to_numpy()[rows]
+    assert (np.diff(chatters) <= 0).all()
+    browser.eval("document.querySelector('#unconnected-list button').click()")
+    assert browser.eval("document.body.dataset.selected") == nodes["login"][rows[0]].as_py()
