@@ -20,7 +20,26 @@
     Y[i] = N.y[i] / G;
     S[i] = N.size[i] / 1000;
   }
-  const NB = data.neighbors;
+  // Each channel's ranked neighbours (start, id, shared; CSR) come from the JSON block
+  // after this script, parsed at first use (a click, a search, a deep link): the first
+  // frame needs only the drawn edges, data.drawn (DRAWN ids per channel, -1 padded),
+  // which are also each list's first entries.
+  const DRAWN = data.drawn.per;
+  let NB = null;
+  function neighbours() {
+    if (NB !== null) return NB;
+    const block = document.getElementById("neighbor-data");
+    if (block === null) return null; // not parsed yet
+    const raw = JSON.parse(block.textContent);
+    const id = new Int32Array(raw.shared.length);
+    for (let i = 0, q = 0; i < n; i++) {
+      for (let p = raw.start[i], r = 0; p < raw.start[i + 1]; p++, r++) {
+        id[p] = r < DRAWN ? data.drawn.id[i * DRAWN + r] : raw.rest[q++];
+      }
+    }
+    NB = { start: raw.start, id, shared: raw.shared };
+    return NB;
+  }
   const $ = (id) => document.getElementById(id);
   const canvas = $("map");
   const ctx = canvas.getContext("2d");
@@ -46,9 +65,9 @@
   // edgePaths: [colour index (-1 grey), Path2D or null], grey first.
   const edgePaths = Array.from({ length: data.palette.length + 1 }, (_, slot) => [slot - 1, null]);
   for (let i = 0; i < n; i++) {
-    const stop = Math.min(NB.start[i + 1], NB.start[i] + NB.drawn);
-    for (let p = NB.start[i]; p < stop; p++) {
-      const j = NB.id[p];
+    for (let p = i * DRAWN; p < (i + 1) * DRAWN; p++) {
+      const j = data.drawn.id[p];
+      if (j < 0) break;
       const slot = N.community[i] === N.community[j] ? N.c[i] + 1 : 0;
       let path = edgePaths[slot][1];
       if (path === null) path = edgePaths[slot][1] = new Path2D();
@@ -560,6 +579,7 @@
   }
 
   function select(i) {
+    if (neighbours() === null) return;
     selected = i;
     around = new Uint8Array(n);
     around[i] = 1;
@@ -811,6 +831,7 @@
   performance.mark("va:layout");
   view.scale = view.fit;
   draw();
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
   function openFromHash() {
     const q = new URLSearchParams(location.hash.slice(1)).get("q");
     if (!q) return;
@@ -819,8 +840,12 @@
     if (found.length) select(found[0]);
     draw();
   }
-  openFromHash();
-  window.addEventListener("hashchange", openFromHash);
-  document.body.dataset.ready = String(n);
-  document.body.dataset.readyMs = String(Math.round(performance.now()));
+  // A deep link needs the neighbour lists, parsed by DOMContentLoaded.
+  function start() {
+    openFromHash();
+    window.addEventListener("hashchange", openFromHash);
+    document.body.dataset.ready = String(n);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

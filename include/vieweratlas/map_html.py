@@ -56,6 +56,11 @@ UNCONNECTED_LISTED = 300
 #: yields after the large data block and the browser lays out and paints the bare
 #: header first (a frame nobody needs, ~20-40 ms before the script can start).
 SCRIPT_ID = "map-script"
+#: The ranked neighbour lists travel in a second JSON block after the script (the
+#: panel's data, ~55 % of the page): the parser reaches the script without reading
+#: them, and the page parses them at first use. The first frame's edges (each
+#: channel's first DRAWN_EDGES neighbours) travel in the first block.
+NEIGHBORS_AFTER = "neighbor-data"
 
 _STYLE = """
 :root{--bg:#fff;--fg:#111;--muted:#666;--line:#ddd;--hover:#eef;--panel:#fff;--halo:#ffffffe6}
@@ -127,7 +132,7 @@ def render_html(
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'"
     heading = html.escape(title or "ViewerAtlas", quote=True)
-    data = _graph_data(nodes, edges, positions, communities, neighbors)
+    data, ranked = _graph_data(nodes, edges, positions, communities, neighbors)
     return "".join(
         [
             '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
@@ -162,6 +167,8 @@ def render_html(
             script_json(data),
             f'</script>\n<script id="{SCRIPT_ID}">',
             script,
+            f'</script>\n<script type="application/json" id="{NEIGHBORS_AFTER}">',
+            script_json(ranked),
             "</script>\n</body>\n</html>\n",
         ]
     )
@@ -229,8 +236,9 @@ def _graph_data(
     positions: np.ndarray,
     communities: pa.Table,
     neighbors: pa.Table | None,
-) -> dict:
-    """Column-oriented plain data for the page (integers and indexed strings, compact)."""
+) -> tuple[dict, dict]:
+    """Column-oriented plain data for the page (integers and indexed strings, compact):
+    what the first frame needs, and the ranked neighbour lists (``NEIGHBORS_AFTER``)."""
     community = check_inputs(nodes, positions)
     n = nodes.num_rows
     chatters = nodes["chatters"].to_numpy(zero_copy_only=False).astype(np.int64)
@@ -246,6 +254,11 @@ def _graph_data(
     langs, lang_index = _indexed(nodes["language"].to_pylist())
     per_channel = PANEL_NEIGHBORS if n <= SMALL_PAGE else PANEL_NEIGHBORS // 2
     start, nb, shared = neighbor_lists(nodes, edges, neighbors, per_channel)
+    row = np.repeat(np.arange(n), np.diff(start))
+    rank = np.arange(len(nb)) - start[row]
+    drawn = np.full((n, DRAWN_EDGES), -1, dtype=np.int64)
+    first = rank < DRAWN_EDGES
+    drawn[row[first], rank[first]] = nb[first]
     lonely = np.flatnonzero(unconnected(nodes, edges))
     lonely = lonely[np.argsort(-chatters[lonely], kind="stable")]
     has_audience = "audience" in communities.column_names
@@ -270,12 +283,7 @@ def _graph_data(
         },
         "games": games,
         "languages": langs,
-        "neighbors": {
-            "start": start.astype(np.int64).tolist(),
-            "id": nb.astype(np.int64).tolist(),
-            "shared": np.rint(shared).astype(np.int64).tolist(),
-            "drawn": DRAWN_EDGES,
-        },
+        "drawn": {"per": DRAWN_EDGES, "id": drawn.ravel().tolist()},
         "communities": {
             "id": communities["community"].to_pylist(),
             "label": communities["label"].to_pylist(),
@@ -297,4 +305,8 @@ def _graph_data(
             "rows": lonely.tolist(),  # all (the ring stays unlabelled); the legend lists the first
             "listed": UNCONNECTED_LISTED,
         },
+    }, {
+        "start": start.astype(np.int64).tolist(),
+        "rest": nb[~first].astype(np.int64).tolist(),  # after each list's drawn entries
+        "shared": np.rint(shared).astype(np.int64).tolist(),
     }
