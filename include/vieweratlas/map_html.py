@@ -15,9 +15,10 @@ quadratic in the edge count, and vis-network runs physics we do not want. This p
 draws preset layout positions on a 2D canvas with pan/zoom, search, tooltips and a
 legend (``map_html.js``).
 
-Safety: the graph travels as JSON in a ``<script type="application/json">`` block
+Safety: the graph travels as JSON in two ``<script type="application/json">`` blocks
+(the first frame's data before the page's script, the ranked neighbour lists after it)
 with ``<``, ``>``, ``&`` and every non-ASCII character escaped, so no Twitch string
-can close the block; the page's script puts strings on the page only through
+can close a block; the page's script puts strings on the page only through
 ``textContent``; the title is HTML-escaped; a Content-Security-Policy allows only
 the page's own script (by hash), so injected markup could not run code anyway.
 """
