@@ -11,9 +11,13 @@ Ready is the page's own ``performance.now()`` (milliseconds since navigation
 start) when its script has finished the first frame: data parsed, legend built,
 layout read, every dot and edge and every label of that frame (community and
 channel names, each measured) drawn into the canvas. The browser's paint of that
-canvas follows. The phases are the page's ``va:*`` performance marks: when the
-script started, then the time spent parsing the data, building the draw arrays,
-the legend, the layout read, drawing the graph and placing and drawing labels.
+canvas follows: "frame done" is when the browser finished that first frame's
+rendering update (style, layout, paint of the whole page; the end of the long
+animation frame that ran the script) and "painted" its first paint on screen
+(``first-contentful-paint``; the head holds rendering until the script has run).
+The phases are the page's ``va:*`` performance marks: when the script started,
+then the time spent parsing the data, building the draw arrays, the legend, the
+layout read, drawing the graph and placing and drawing labels.
 Each run ends with Chromium's own CPU time (user + sys, 10 ms steps, summed over
 its processes still running: browser, renderer, GPU, network) for the whole run:
 launch, load, 2 s of panning.
@@ -46,6 +50,22 @@ window.__frames = [];
 
 
 PHASES = ["parse", "arrays", "legend", "layout", "graph", "labels"]
+# The end of the long animation frame that ran the page's script (null if none in 2 s).
+FRAME_DONE = """new Promise((ok) => {
+  setTimeout(() => ok(null), 2000);
+  const ready = Number(document.body.dataset.readyMs);
+  new PerformanceObserver((list) => {
+    const frame = list.getEntries().find((e) => e.startTime + e.duration >= ready);
+    if (frame) ok(frame.startTime + frame.duration);
+  }).observe({ type: "long-animation-frame", buffered: true });
+})"""
+PAINTED = """new Promise((ok) => {
+  setTimeout(() => ok(null), 2000);
+  new PerformanceObserver((list) => {
+    const paint = list.getEntriesByName("first-contentful-paint")[0];
+    if (paint) ok(paint.startTime);
+  }).observe({ type: "paint", buffered: true });
+})"""
 MARKS = "Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, m.startTime]))"
 
 
@@ -79,8 +99,11 @@ def measure_run(browser: Chromium, path: Path, run: int) -> None:
         previous = marks[f"va:{phase}"]
     labels = browser.eval("JSON.parse(document.getElementById('map').dataset.labels).length")
     tried = browser.eval("document.getElementById('map').dataset.tried")
+    done = browser.eval(FRAME_DONE, await_promise=True)
+    painted = browser.eval(PAINTED, await_promise=True)
     print(
         f"run {run}: ready {ready:.0f} ms ({', '.join(steps)}); "
+        f"frame done {done or float('nan'):.0f} ms, painted {painted or float('nan'):.0f} ms; "
         f"{labels} labels ({tried} channel names tried)"
     )
     pan(browser, run)

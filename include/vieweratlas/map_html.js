@@ -20,7 +20,26 @@
     Y[i] = N.y[i] / G;
     S[i] = N.size[i] / 1000;
   }
-  const NB = data.neighbors;
+  // Each channel's ranked neighbours (start, id, shared; CSR) come from the JSON block
+  // after this script, parsed at first use (a click, a search, a deep link): the first
+  // frame needs only the drawn edges, data.drawn (DRAWN ids per channel, -1 padded),
+  // which are also each list's first entries.
+  const DRAWN = data.drawn.per;
+  let NB = null;
+  function neighbours() {
+    if (NB !== null) return NB;
+    const block = document.getElementById("neighbor-data");
+    if (block === null) return null; // not parsed yet
+    const raw = JSON.parse(block.textContent);
+    const id = new Int32Array(raw.shared.length);
+    for (let i = 0, q = 0; i < n; i++) {
+      for (let p = raw.start[i], r = 0; p < raw.start[i + 1]; p++, r++) {
+        id[p] = r < DRAWN ? data.drawn.id[i * DRAWN + r] : raw.rest[q++];
+      }
+    }
+    NB = { start: raw.start, id, shared: raw.shared };
+    return NB;
+  }
   const $ = (id) => document.getElementById(id);
   const canvas = $("map");
   const ctx = canvas.getContext("2d");
@@ -40,23 +59,20 @@
   const fmt = (v) => String(Math.round(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 
   // Drawn edges: each channel's strongest few neighbours, grouped by colour
-  // (a community's own colour inside it, grey between).
-  // edgesByColour: [colour index (-1 grey), Int32Array of (i, j) pairs], grey first.
-  const edgeSlot = (i, j) => (N.community[i] === N.community[j] ? N.c[i] + 1 : 0);
-  const edgeCount = new Int32Array(data.palette.length + 1);
-  const edgeStop = (i) => Math.min(NB.start[i + 1], NB.start[i] + NB.drawn);
+  // (a community's own colour inside it, grey between). One Path2D per colour in grid
+  // units, built once from the integer positions (no boxed doubles, no per-frame path
+  // building): every frame strokes it through the view's transform (see drawGraph).
+  // edgePaths: [colour index (-1 grey), Path2D or null], grey first.
+  const edgePaths = Array.from({ length: data.palette.length + 1 }, (_, slot) => [slot - 1, null]);
   for (let i = 0; i < n; i++) {
-    for (let p = NB.start[i]; p < edgeStop(i); p++) edgeCount[edgeSlot(i, NB.id[p])] += 2;
-  }
-  const edgesByColour = Array.from(edgeCount, (m, slot) => [slot - 1, new Int32Array(m)]);
-  edgeCount.fill(0);
-  for (let i = 0; i < n; i++) {
-    for (let p = NB.start[i]; p < edgeStop(i); p++) {
-      const j = NB.id[p];
-      const slot = edgeSlot(i, j);
-      const pairs = edgesByColour[slot][1];
-      pairs[edgeCount[slot]++] = i;
-      pairs[edgeCount[slot]++] = j;
+    for (let p = i * DRAWN; p < (i + 1) * DRAWN; p++) {
+      const j = data.drawn.id[p];
+      if (j < 0) break;
+      const slot = N.community[i] === N.community[j] ? N.c[i] + 1 : 0;
+      let path = edgePaths[slot][1];
+      if (path === null) path = edgePaths[slot][1] = new Path2D();
+      path.moveTo(N.x[i], N.y[i]);
+      path.lineTo(N.x[j], N.y[j]);
     }
   }
   // Nodes by colour, biggest first (then by row), so small dots stay visible on top:
@@ -66,11 +82,24 @@
   for (let v = 1; v < 1002; v++) bySize[v] += bySize[v - 1];
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[bySize[1000 - N.size[i]]++] = i;
-  const byColour = new Map();
-  for (const i of order) {
-    if (!byColour.has(N.c[i])) byColour.set(N.c[i], []);
-    byColour.get(N.c[i]).push(i);
+  // byColour: [colour index, Int32Array of its channels biggest first], colours in the
+  // order of their biggest channel (a counting sort on the colour slots, grey = slot 0).
+  const slots = data.palette.length + 1;
+  const colourStart = new Int32Array(slots + 1);
+  for (let i = 0; i < n; i++) colourStart[N.c[i] + 2]++;
+  for (let c = 1; c <= slots; c++) colourStart[c] += colourStart[c - 1];
+  const colourFill = colourStart.slice(0, slots);
+  const byColourRows = new Int32Array(n);
+  const colourOrder = [];
+  for (let o = 0; o < n; o++) {
+    const slot = N.c[order[o]] + 1;
+    if (colourFill[slot] === colourStart[slot]) colourOrder.push(slot);
+    byColourRows[colourFill[slot]++] = order[o];
   }
+  const byColour = colourOrder.map((slot) => [
+    slot - 1,
+    byColourRows.subarray(colourStart[slot], colourStart[slot + 1]),
+  ]);
 
   performance.mark("va:arrays");
   const quiet = new Uint8Array(n); // unconnected channels: the outer ring, unlabelled at fit
@@ -82,8 +111,11 @@
   let focus = null; // community id shown on its own
   let pending = false;
   let theme = {};
-  // #debug=labels draws the labels alone, so a test can check their ink against their boxes.
-  const labelsOnly = new URLSearchParams(location.hash.slice(1)).get("debug") === "labels";
+  // #debug=labels draws the labels alone, so a test can check their ink against their boxes;
+  // #debug=edges the drawn edges alone, so a test can check where they land.
+  const debug = new URLSearchParams(location.hash.slice(1)).get("debug");
+  const labelsOnly = debug === "labels";
+  const edgesOnly = debug === "edges";
 
   const sx = (x) => (x - view.cx) * view.scale + view.w / 2;
   const sy = (y) => (view.cy - y) * view.scale + view.h / 2;
@@ -153,53 +185,53 @@
   const dimmed = (i) =>
     around !== null ? around[i] === 0 : focus !== null && N.community[i] !== focus;
 
-  // Screen positions of every channel for the frame being drawn.
-  const PX = new Float64Array(n);
-  const PY = new Float64Array(n);
-
   function draw() {
     dirty = false;
-    for (let i = 0; i < n; i++) {
-      PX[i] = sx(X[i]);
-      PY[i] = sy(Y[i]);
-    }
     ctx.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
     ctx.clearRect(0, 0, view.w, view.h);
     if (!labelsOnly) drawGraph();
     if (frames === 0) performance.mark("va:graph");
-    drawLabels();
+    if (!edgesOnly) drawLabels();
     if (frames === 0) performance.mark("va:labels");
     frames++;
     document.body.dataset.frames = String(frames);
+    document.body.dataset.zoom = (view.scale / view.fit).toFixed(3);
   }
 
   function drawGraph() {
-    ctx.lineWidth = 0.5;
+    // Grid units to CSS pixels (as sx, sy), lines 0.5 px wide on screen.
+    const k = view.scale / G;
+    const d = view.dpr;
+    ctx.setTransform(d * k, 0, 0, -d * k, d * (view.w / 2 - view.cx * view.scale),
+      d * (view.h / 2 + view.cy * view.scale));
+    ctx.lineWidth = 0.5 / k;
     const fade = around !== null || focus !== null ? 0.35 : 1;
-    for (const [k, pairs] of edgesByColour) {
-      if (pairs.length === 0) continue;
-      ctx.strokeStyle = colourOf(k);
-      ctx.globalAlpha = (k < 0 ? 0.07 : 0.16) * fade;
-      ctx.beginPath();
-      for (let e = 0; e < pairs.length; e += 2) {
-        ctx.moveTo(PX[pairs[e]], PY[pairs[e]]);
-        ctx.lineTo(PX[pairs[e + 1]], PY[pairs[e + 1]]);
-      }
-      ctx.stroke();
+    for (const [c, path] of edgePaths) {
+      if (path === null) continue;
+      ctx.strokeStyle = colourOf(c);
+      ctx.globalAlpha = (c < 0 ? 0.07 : 0.16) * fade;
+      ctx.stroke(path);
     }
+    ctx.setTransform(d, 0, 0, d, 0, 0);
+    if (edgesOnly) return;
     const grow = Math.sqrt(view.scale / view.fit); // as radius()
     const anyDim = around !== null || focus !== null;
+    const { cx, cy, scale, w, h } = view; // x, y below are sx(X[i]), sy(Y[i])
+    const hw = w / 2;
+    const hh = h / 2;
     for (const [k, members] of byColour) {
       ctx.fillStyle = colourOf(k);
-      for (const dim of anyDim ? [true, false] : [false]) {
+      for (let pass = anyDim ? 0 : 1; pass < 2; pass++) {
+        const dim = pass === 0;
         ctx.globalAlpha = dim ? 0.12 : 0.95;
         ctx.beginPath();
-        for (const i of members) {
+        for (let m = 0; m < members.length; m++) {
+          const i = members[m];
           if (anyDim && dimmed(i) !== dim) continue;
-          const x = PX[i];
-          const y = PY[i];
+          const x = (X[i] - cx) * scale + hw;
+          const y = (cy - Y[i]) * scale + hh;
           const r = (1.5 + 8 * S[i]) * grow;
-          if (x < -r || y < -r || x > view.w + r || y > view.h + r) continue;
+          if (x < -r || y < -r || x > w + r || y > h + r) continue;
           ctx.moveTo(x + r, y);
           ctx.arc(x, y, r, 0, 2 * Math.PI);
         }
@@ -337,8 +369,8 @@
 
   // A channel's name beside its dot (clear of the selection ring), right or left.
   function nameCandidates(i) {
-    const x = PX[i];
-    const y = PY[i];
+    const x = sx(X[i]);
+    const y = sy(Y[i]);
     const size = Math.round(10 + 6 * S[i]);
     const s = nameOf(i);
     const r = radius(i) + (i === selected ? 7 : 2);
@@ -397,13 +429,30 @@
     }
     let tried = 0;
     let shown = 0;
-    for (const i of order) {
+    const pad = HALO + GAP;
+    for (let o = 0; o < n; o++) {
+      const i = order[o];
       if (tried >= 1500 || shown >= 160) break;
       if (i === selected || dimmed(i) || (quiet[i] && view.scale < view.fit * 4)) continue;
-      const x = PX[i];
-      const y = PY[i];
+      const x = sx(X[i]);
+      const y = sy(Y[i]);
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
       tried++;
+      // Most names are turned away by their core on both sides: check that first, as
+      // coreBox would, before making the candidates.
+      const size = Math.round(10 + 6 * S[i]);
+      const cw = CORE_W * size * nameOf(i).length;
+      const r = radius(i) + 2;
+      core[1] = y - CORE_H * size - pad;
+      core[3] = y + CORE_H * size + pad;
+      core[0] = x + r - pad;
+      core[2] = x + r + cw + pad;
+      if (!free(core)) {
+        const left = x - r - cw;
+        core[0] = left - pad;
+        core[2] = left + cw + pad;
+        if (!free(core)) continue;
+      }
       if (place(nameCandidates(i))) shown++;
     }
     // Boxes never overlap, so the halos and text can be drawn font by font.
@@ -420,7 +469,6 @@
     }
     canvas.dataset.labels = JSON.stringify(boxes);
     canvas.dataset.tried = String(tried);
-    document.body.dataset.zoom = (view.scale / view.fit).toFixed(3);
   }
 
   function nodeAt(px, py) {
@@ -531,6 +579,7 @@
   }
 
   function select(i) {
+    if (neighbours() === null) return;
     selected = i;
     around = new Uint8Array(n);
     around[i] = 1;
@@ -632,17 +681,21 @@
     box.hidden = lonely.count === 0;
     box.querySelector("summary").textContent =
       `Unconnected channels (${fmt(lonely.count)}): outer ring`;
-    const ul = $("unconnected-list");
-    for (const i of lonely.rows.slice(0, lonely.listed)) {
-      const li = document.createElement("li");
-      const button = document.createElement("button");
-      button.className = "item";
-      button.type = "button";
-      button.append(bdiOf(nameOf(i)));
-      button.addEventListener("click", () => select(i));
-      li.append(button);
-      ul.append(li);
-    }
+    // The list is built when the (closed) box is first opened, not for the first frame.
+    box.addEventListener("toggle", () => {
+      const ul = $("unconnected-list");
+      if (!box.open || ul.childElementCount > 0) return;
+      for (const i of lonely.rows.slice(0, lonely.listed)) {
+        const li = document.createElement("li");
+        const button = document.createElement("button");
+        button.className = "item";
+        button.type = "button";
+        button.append(bdiOf(nameOf(i)));
+        button.addEventListener("click", () => select(i));
+        li.append(button);
+        ul.append(li);
+      }
+    });
   }
 
   // Pointer input: drag to pan, two fingers to pinch-zoom, click to select.
@@ -778,6 +831,7 @@
   performance.mark("va:layout");
   view.scale = view.fit;
   draw();
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
   function openFromHash() {
     const q = new URLSearchParams(location.hash.slice(1)).get("q");
     if (!q) return;
@@ -786,8 +840,12 @@
     if (found.length) select(found[0]);
     draw();
   }
-  openFromHash();
-  window.addEventListener("hashchange", openFromHash);
-  document.body.dataset.ready = String(n);
-  document.body.dataset.readyMs = String(Math.round(performance.now()));
+  // A deep link needs the neighbour lists, parsed by DOMContentLoaded.
+  function start() {
+    openFromHash();
+    window.addEventListener("hashchange", openFromHash);
+    document.body.dataset.ready = String(n);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

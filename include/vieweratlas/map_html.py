@@ -15,9 +15,10 @@ quadratic in the edge count, and vis-network runs physics we do not want. This p
 draws preset layout positions on a 2D canvas with pan/zoom, search, tooltips and a
 legend (``map_html.js``).
 
-Safety: the graph travels as JSON in a ``<script type="application/json">`` block
+Safety: the graph travels as JSON in two ``<script type="application/json">`` blocks
+(the first frame's data before the page's script, the ranked neighbour lists after it)
 with ``<``, ``>``, ``&`` and every non-ASCII character escaped, so no Twitch string
-can close the block; the page's script puts strings on the page only through
+can close a block; the page's script puts strings on the page only through
 ``textContent``; the title is HTML-escaped; a Content-Security-Policy allows only
 the page's own script (by hash), so injected markup could not run code anyway.
 """
@@ -51,6 +52,16 @@ PANEL_NEIGHBORS = 20  # neighbours per channel in the page (fewer past SMALL_PAG
 SMALL_PAGE = 2_500
 DRAWN_EDGES = 3  # each channel's strongest neighbours drawn as edges
 UNCONNECTED_LISTED = 300
+#: The page's script element. A ``<link rel="expect" blocking="render">`` in the head
+#: holds the browser's first paint until this element is parsed: without it the parser
+#: yields after the large data block and the browser lays out and paints the bare
+#: header first (a frame nobody needs, ~20-40 ms before the script can start).
+SCRIPT_ID = "map-script"
+#: The ranked neighbour lists travel in a second JSON block after the script (the
+#: panel's data, ~55 % of the page): the parser reaches the script without reading
+#: them, and the page parses them at first use. The first frame's edges (each
+#: channel's first DRAWN_EDGES neighbours) travel in the first block.
+NEIGHBORS_AFTER = "neighbor-data"
 
 _STYLE = """
 :root{--bg:#fff;--fg:#111;--muted:#666;--line:#ddd;--hover:#eef;--panel:#fff;--halo:#ffffffe6}
@@ -79,6 +90,7 @@ main{position:relative;overflow:hidden;min-width:0}
 #side{overflow:auto;border-left:1px solid var(--line);padding:8px;background:var(--bg)}
 #side h2{font-size:15px;margin:6px 8px}
 #side ol{list-style:none;margin:0;padding:0}
+#legend-list>li,#unconnected-list>li{content-visibility:auto;contain-intrinsic-size:auto 38px}
 #panel[hidden],#legend[hidden]{display:none}
 #panel .item{white-space:normal}
 #panel .stats{margin:2px 8px 8px;color:var(--muted)}
@@ -121,13 +133,15 @@ def render_html(
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'"
     heading = html.escape(title or "ViewerAtlas", quote=True)
-    data = _graph_data(nodes, edges, positions, communities, neighbors)
+    data, ranked = _graph_data(nodes, edges, positions, communities, neighbors)
     return "".join(
         [
             '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
             '<meta name="color-scheme" content="light dark">\n',
+            # No paint before the page's script has drawn the map (see SCRIPT_ID).
+            f'<link rel="expect" href="#{SCRIPT_ID}" blocking="render">\n',
             f"<title>{heading}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n",
             f'<header><h1 dir="auto">{heading}</h1>',
             '<a href="timeline.html" title="Communities over time; channel history">Timeline</a>',
@@ -152,8 +166,10 @@ def render_html(
             "</small></p></section></aside>\n",
             '<script type="application/json" id="graph-data">',
             script_json(data),
-            "</script>\n<script>",
+            f'</script>\n<script id="{SCRIPT_ID}">',
             script,
+            f'</script>\n<script type="application/json" id="{NEIGHBORS_AFTER}">',
+            script_json(ranked),
             "</script>\n</body>\n</html>\n",
         ]
     )
@@ -221,8 +237,9 @@ def _graph_data(
     positions: np.ndarray,
     communities: pa.Table,
     neighbors: pa.Table | None,
-) -> dict:
-    """Column-oriented plain data for the page (integers and indexed strings, compact)."""
+) -> tuple[dict, dict]:
+    """Column-oriented plain data for the page (integers and indexed strings, compact):
+    what the first frame needs, and the ranked neighbour lists (``NEIGHBORS_AFTER``)."""
     community = check_inputs(nodes, positions)
     n = nodes.num_rows
     chatters = nodes["chatters"].to_numpy(zero_copy_only=False).astype(np.int64)
@@ -238,6 +255,11 @@ def _graph_data(
     langs, lang_index = _indexed(nodes["language"].to_pylist())
     per_channel = PANEL_NEIGHBORS if n <= SMALL_PAGE else PANEL_NEIGHBORS // 2
     start, nb, shared = neighbor_lists(nodes, edges, neighbors, per_channel)
+    row = np.repeat(np.arange(n), np.diff(start))
+    rank = np.arange(len(nb)) - start[row]
+    drawn = np.full((n, DRAWN_EDGES), -1, dtype=np.int64)
+    first = rank < DRAWN_EDGES
+    drawn[row[first], rank[first]] = nb[first]
     lonely = np.flatnonzero(unconnected(nodes, edges))
     lonely = lonely[np.argsort(-chatters[lonely], kind="stable")]
     has_audience = "audience" in communities.column_names
@@ -262,12 +284,7 @@ def _graph_data(
         },
         "games": games,
         "languages": langs,
-        "neighbors": {
-            "start": start.astype(np.int64).tolist(),
-            "id": nb.astype(np.int64).tolist(),
-            "shared": np.rint(shared).astype(np.int64).tolist(),
-            "drawn": DRAWN_EDGES,
-        },
+        "drawn": {"per": DRAWN_EDGES, "id": drawn.ravel().tolist()},
         "communities": {
             "id": communities["community"].to_pylist(),
             "label": communities["label"].to_pylist(),
@@ -289,4 +306,8 @@ def _graph_data(
             "rows": lonely.tolist(),  # all (the ring stays unlabelled); the legend lists the first
             "listed": UNCONNECTED_LISTED,
         },
+    }, {
+        "start": start.astype(np.int64).tolist(),
+        "rest": nb[~first].astype(np.int64).tolist(),  # after each list's drawn entries
+        "shared": np.rint(shared).astype(np.int64).tolist(),
     }

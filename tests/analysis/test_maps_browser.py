@@ -7,18 +7,23 @@ the phone drawer, search closing on select, and pinch zoom.
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
+import math
 import os
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from scripts.bench_maps import planted_graph
 from scripts.headless import Chromium, chromium_path
 
 from vieweratlas.layout import compute_layout
-from vieweratlas.map_html import neighbor_lists, render_html
+from vieweratlas.map_html import DRAWN_EDGES, GRID, SCRIPT_ID, neighbor_lists, render_html
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,9 +41,14 @@ def graph():
 
 
 @pytest.fixture(scope="module")
-def page_url(graph, tmp_path_factory):
+def positions(graph):
+    nodes, edges, _ = graph
+    return compute_layout(nodes, edges, seed=1)
+
+
+@pytest.fixture(scope="module")
+def page_url(graph, positions, tmp_path_factory):
     nodes, edges, communities = graph
-    positions = compute_layout(nodes, edges, seed=1)
     path = tmp_path_factory.mktemp("map") / "map.html"
     path.write_text(render_html(nodes, edges, positions, communities, "Map"), encoding="utf-8")
     return path.as_uri()
@@ -241,3 +251,128 @@ def test_label_ink_stays_in_boxes_that_never_overlap(
             covered[max(y0, 0) : y1, max(x0, 0) : x1] = True
         stray = np.argwhere(ink & ~covered)
         assert ink.sum() > 2000 and len(stray) == 0, stray[:10].tolist()
+
+
+def test_edges_land_on_their_channels_at_fit_and_after_zooming(browser, page_url, graph, positions):
+    """#debug=edges draws the drawn edges alone (one path per colour in grid units, stroked
+    through the view's transform): every inked pixel lies within 2 px of a drawn edge, and
+    the midpoint of nearly every edge in view is inked, at fit zoom and after a wheel zoom."""
+    nodes, edges, _ = graph
+    start, ids, _ = neighbor_lists(nodes, edges, None, 20)
+    src = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    keep = np.arange(len(ids)) - start[src] < DRAWN_EDGES
+    a, b = src[keep], ids[keep]
+    grid = np.rint(np.clip(np.nan_to_num(positions), -1, 1) * GRID) / GRID
+    browser.open(f"{page_url}#debug=edges", 1440, 900)
+    w, h = map(int, browser.eval("document.body.dataset.map").split("x"))
+    top = int(browser.eval("document.getElementById('map').getBoundingClientRect().top"))
+    scale = fit = max(min(w, h) / 2.1, 1)
+    cx = cy = 0.0
+    for zoomed in (False, True):
+        if zoomed:  # as the page's zoomAt: the world point under the cursor stays put
+            px, py = 0.4 * w, 0.6 * h
+            wx, wy = cx + (px - w / 2) / scale, cy - (py - h / 2) / scale
+            browser.page("Input.dispatchMouseEvent", type="mouseWheel", x=px, y=top + py,
+                         deltaX=0, deltaY=-300)  # fmt: skip
+            _rendered(browser)
+            scale *= math.exp(300 * 0.0015)
+            cx, cy = wx - (px - w / 2) / scale, wy + (py - h / 2) / scale
+            assert float(browser.eval("document.body.dataset.zoom")) == round(scale / fit, 3)
+        x = (grid[:, 0] - cx) * scale + w / 2
+        y = (cy - grid[:, 1]) * scale + h / 2
+        mask = Image.new("L", (w, h))
+        draw = ImageDraw.Draw(mask)
+        for i, j in zip(a.tolist(), b.tolist(), strict=True):
+            draw.line([(x[i], y[i]), (x[j], y[j])], fill=255, width=5)
+        for i in np.union1d(a, b).tolist():  # antialiasing past the ends
+            draw.ellipse([x[i] - 3, y[i] - 3, x[i] + 3, y[i] + 3], fill=255)
+        near = np.asarray(mask) > 0
+        area = _shot(browser, f"edges{'-zoomed' if zoomed else ''}")[top : top + h, :w]
+        ink = np.abs(area - np.median(area.reshape(-1, 3), axis=0)).max(axis=2) > 0
+        assert ink.sum() > 5000 and not (ink & ~near).any(), np.argwhere(ink & ~near)[:5]
+        mx, my = np.rint((x[a] + x[b]) / 2).astype(int), np.rint((y[a] + y[b]) / 2).astype(int)
+        inside = (mx >= 2) & (my >= 2) & (mx < w - 2) & (my < h - 2)
+        inside &= np.hypot(x[a] - x[b], y[a] - y[b]) > 4
+        hit = [
+            ink[v - 1 : v + 2, u - 1 : u + 2].any()
+            for u, v in zip(mx[inside], my[inside], strict=True)
+        ]
+        assert len(hit) > 1000 and np.mean(hit) > 0.97
+
+
+def test_legend_rows_out_of_sight_are_not_rendered(browser, page_url):
+    """Legend rows use content-visibility:auto: out of sight (the closed phone drawer, or
+    far below the fold) they are skipped, so the page's first layout does not shape them;
+    they render as soon as they come into view."""
+    rows = "[...document.querySelectorAll('#legend-list > li')]"
+    seen = "li.firstElementChild.checkVisibility({contentVisibilityAuto: true})"
+    shown = f"{rows}.map((li) => {seen})"
+    browser.open(page_url, 400, 800)
+    assert len(browser.eval(shown)) >= 20 and not any(browser.eval(shown))  # drawer closed
+    browser.eval("document.getElementById('drawer-toggle').click()")
+    browser.eval("new Promise((ok) => setTimeout(ok, 400))", True)
+    assert all(browser.eval(shown)[:5])
+
+
+class _LateTail(http.server.BaseHTTPRequestHandler):
+    """Serves the page in two parts: all up to the map's script, then the rest 0.3 s later."""
+
+    page = b""
+
+    def do_GET(self):
+        head, tail = self.page.split(f'<script id="{SCRIPT_ID}">'.encode(), 1)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(head)
+        self.wfile.flush()
+        time.sleep(0.3)
+        self.wfile.write(f'<script id="{SCRIPT_ID}">'.encode() + tail)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_no_frame_is_rendered_before_the_map_is_drawn(browser, page_url):
+    """The head's <link rel=expect blocking=render> holds rendering until the map's script
+    element is parsed: even when the rest of the page arrives 0.3 s after the data block,
+    the browser's first rendering update (first animation frame) comes after the page's
+    first frame is drawn, not a bare header first."""
+    _LateTail.page = Path(page_url.removeprefix("file://")).read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LateTail)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    probe = browser.page(
+        "Page.addScriptToEvaluateOnNewDocument",
+        source="requestAnimationFrame(() => { window.firstFrame = performance.now(); });",
+    )["identifier"]
+    try:
+        browser.open(f"http://127.0.0.1:{server.server_port}/map.html", 1440, 900)
+        _rendered(browser)
+        drawn = browser.eval("performance.getEntriesByName('va:labels')[0].startTime")
+        script = browser.eval("performance.getEntriesByName('va:script')[0].startTime")
+        assert script > 300  # the tail did arrive late
+        assert browser.eval("window.firstFrame") > drawn
+    finally:
+        browser.page("Page.removeScriptToEvaluateOnNewDocument", identifier=probe)
+        server.shutdown()
+        server.server_close()
+
+
+def test_unconnected_list_is_built_when_first_opened(browser, page_url, graph):
+    """The closed "Unconnected channels" box gets its rows (biggest first, each selectable)
+    when it is opened, not while the first frame is drawn."""
+    nodes = graph[0]
+    browser.open(page_url, 1440, 900)
+    listed = "[...document.querySelectorAll('#unconnected-list bdi')].map((b) => b.textContent)"
+    assert browser.eval(listed) == []
+    data = browser.eval("JSON.parse(document.getElementById('graph-data').textContent)")
+    rows = data["unconnected"]["rows"][: data["unconnected"]["listed"]]
+    assert len(rows) >= 5
+    browser.eval("document.querySelector('#unconnected summary').click()")
+    _rendered(browser)
+    names = [nodes["display_name"][i].as_py() for i in rows]
+    assert browser.eval(listed) == names
+    chatters = nodes["chatters"].to_numpy()[rows]
+    assert (np.diff(chatters) <= 0).all()
+    browser.eval("document.querySelector('#unconnected-list button').click()")
+    assert browser.eval("document.body.dataset.selected") == nodes["login"][rows[0]].as_py()

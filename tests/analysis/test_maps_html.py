@@ -13,12 +13,20 @@ import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scripts.bench_maps import NAMES, planted_graph
 from scripts.headless import dump_dom
 
 from vieweratlas.layout import compute_layout
-from vieweratlas.map_html import render_html, script_json
+from vieweratlas.map_html import (
+    DRAWN_EDGES,
+    NEIGHBORS_AFTER,
+    SCRIPT_ID,
+    neighbor_lists,
+    render_html,
+    script_json,
+)
 
 JS = Path(__file__).resolve().parents[2] / "include" / "vieweratlas" / "map_html.js"
 TITLE = "</title><script>alert('t')</script> {{ title }} __DATA__"
@@ -68,12 +76,23 @@ def parsed(page) -> Scripts:
     return parser
 
 
-def test_exactly_two_scripts_and_they_close_where_intended(page, parsed):
-    assert len(parsed.scripts) == 2
-    assert page.count("</script>") == 2
-    assert len(re.findall(r"<script\b", page, flags=re.IGNORECASE)) == 2
+def test_one_script_between_two_data_blocks_and_they_close_where_intended(page, parsed):
+    assert len(parsed.scripts) == 3
+    assert page.count("</script>") == 3
+    assert len(re.findall(r"<script\b", page, flags=re.IGNORECASE)) == 3
     assert parsed.scripts[0][0] == {"type": "application/json", "id": "graph-data"}
+    assert parsed.scripts[1][0] == {"id": SCRIPT_ID}
     assert parsed.scripts[1][1] == JS.read_text(encoding="utf-8")
+    assert parsed.scripts[2][0] == {"type": "application/json", "id": NEIGHBORS_AFTER}
+
+
+def test_rendering_waits_for_the_map_script(page):
+    """The head asks the browser not to render until the map's script element is parsed."""
+    head = page[: page.index("</head>")]
+    link = f'<link rel="expect" href="#{SCRIPT_ID}" blocking="render">'
+    assert head.count(link) == 1
+    assert page.index('id="graph-data"') < page.index(f'<script id="{SCRIPT_ID}">')
+    assert page.index(f'<script id="{SCRIPT_ID}">') < page.index(f'id="{NEIGHBORS_AFTER}"')
 
 
 def test_every_channel_and_string_round_trips_exactly(graph, parsed):
@@ -86,8 +105,21 @@ def test_every_channel_and_string_round_trips_exactly(graph, parsed):
     assert [data["games"][k] for k in page["game"]] == nodes["game"].to_pylist()
     assert [data["languages"][k] for k in page["language"]] == nodes["language"].to_pylist()
     assert data["communities"]["label"] == communities["label"].to_pylist()
-    assert len(data["neighbors"]["start"]) == nodes.num_rows + 1
-    assert data["neighbors"]["start"][-1] == len(data["neighbors"]["id"]) <= 2 * edges.num_rows
+    # Every channel's ranked neighbours: the first DRAWN_EDGES from the first block (the
+    # drawn edges, -1 padded), the rest from the block after the script.
+    ranked = json.loads(parsed.scripts[2][1])
+    start, ids, shared = neighbor_lists(nodes, edges, None, 20)
+    assert ranked["start"] == start.tolist() and ranked["shared"] == np.rint(shared).tolist()
+    drawn, rest = iter(data["drawn"]["id"]), iter(ranked["rest"])
+    per = data["drawn"]["per"]
+    assert per == DRAWN_EDGES and len(data["drawn"]["id"]) == per * nodes.num_rows
+    lists = []
+    for i in range(nodes.num_rows):
+        first = [next(drawn) for _ in range(per)]
+        count = start[i + 1] - start[i]
+        assert first[count:] == [-1] * max(per - count, 0)
+        lists += first[:count] + [next(rest) for _ in range(count - per)]
+    assert lists == ids.tolist() and next(rest, None) is None
     for name in NAMES:  # unicode, RTL marks, U+2028 and hostile markup survive as data
         assert name in names
 
@@ -96,8 +128,9 @@ def test_hostile_strings_never_appear_raw(page):
     for raw in ["<script>alert(1)</script>", "<img src=x", "</script><img", "<b>Label</b>"]:
         assert raw not in page
     assert "\u2028" not in page and "\u2029" not in page
-    block = page.split('<script type="application/json" id="graph-data">', 1)[1]
-    assert not re.search(r"[<>&]", block.split("</script>", 1)[0])
+    for name in ("graph-data", NEIGHBORS_AFTER):
+        block = page.split(f'<script type="application/json" id="{name}">', 1)[1]
+        assert not re.search(r"[<>&]", block.split("</script>", 1)[0])
 
 
 def test_title_is_escaped_not_substituted(page, parsed):
