@@ -154,3 +154,29 @@ def test_leiden_leaves_pythons_global_random_state_alone():
     assert detect(n, src, dst, weight, "leiden", 1.0, 3).membership.tobytes() == (
         first.membership.tobytes()
     )
+
+
+def test_leiden_passes_are_bounded_and_stop_once_nothing_is_gained(monkeypatch):
+    """Each run calls igraph's Leiden one pass at a time: never more than
+    ``LEIDEN_ITERATIONS`` passes, and fewer when a pass gains nothing."""
+    import igraph
+
+    from vieweratlas import communities
+
+    passes = []
+    leiden = igraph.Graph.community_leiden
+
+    def counted(graph, *args, **kwargs):
+        passes.append(kwargs.get("n_iterations"))
+        return leiden(graph, *args, **kwargs)
+
+    monkeypatch.setattr(igraph.Graph, "community_leiden", counted)
+    n, src, dst, weight = _unstable_toy()
+    detect(n, src, dst, weight, "leiden", 1.0, 3, runs=1, rounds=1)
+    assert 2 <= len(passes) < communities.LEIDEN_ITERATIONS  # converged early
+    assert set(passes) == {1}
+
+    passes.clear()
+    monkeypatch.setattr(communities, "LEIDEN_ITERATIONS", 1)
+    detect(n, src, dst, weight, "leiden", 1.0, 3, runs=3, rounds=1)
+    assert len(passes) == 3  # one pass per run
