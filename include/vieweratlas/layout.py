@@ -466,15 +466,13 @@ def _place_members(
     local = _equalise_radius(local, group, limit, ~fixed)
     lo = (centres - radii[:, None]).min(axis=0) - 2.0
     cells = np.ceil((centres + radii[:, None]).max(axis=0) + 2.0 - lo).astype(np.int64) + 1
+    # Spring pull on i: sum_j w_ij (pos_j - pos_i) = (A @ local)_i - degree_i local_i
+    # (both ends share a disc, so the centres cancel); A is symmetric, one sparse product.
+    springs = sparse.coo_matrix((np.r_[w, w], (np.r_[s, d], np.r_[d, s])), shape=(n, n)).tocsr()
     for step in range(MEMBER_STEPS):
         temp = 1.5 * (1.0 - step / MEMBER_STEPS) + 0.05
         pos = centres[group] + local
-        delta = pos[d] - pos[s]
-        pull = np.zeros((n, 2))
-        for axis in range(2):
-            pull[:, axis] = np.bincount(s, weights=w * delta[:, axis], minlength=n)
-            pull[:, axis] -= np.bincount(d, weights=w * delta[:, axis], minlength=n)
-        pull /= (degree + 1.0)[:, None]
+        pull = (springs @ local - degree[:, None] * local) / (degree + 1.0)[:, None]
         push = _density_push(pos, lo, cells)
         move = PULL * pull + PUSH * push
         length = np.sqrt((move**2).sum(axis=1))
