@@ -334,35 +334,48 @@ def communities_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     }
 
 
-def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
-    """Node and community tables with labels; writes ``graph_nodes`` and ``communities``."""
+def _community_audience(
+    lake: Lake, day: str, params: AnalysisParams, ids: np.ndarray, community: np.ndarray
+) -> np.ndarray | None:
+    """Distinct chatters per community: from the ``members`` work file when the local
+    overlap engine wrote one, else from presence (Athena's pair counts, an imported graph)."""
     from vieweratlas.audience import community_audience as members_audience
-    from vieweratlas.labels import community_table, node_table, read_metadata
     from vieweratlas.presence import community_audience
+
+    members = keys.analysis_file(day, "members.parquet")
+    if lake.exists(members):
+        return members_audience(lake, members, community)
+    return community_audience(
+        lake,
+        window(day, params.window_days),
+        ids,
+        community,
+        params.bot_channel_share if params.bot_filter else None,
+    )
+
+
+def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
+    """Node and community tables with labels; writes ``graph_nodes`` and ``communities``.
+
+    Distinct chatters per community are counted by a background thread (Parquet
+    reads and numpy sorts release the GIL) while the metadata is read and summarised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vieweratlas.labels import community_table, node_table, read_metadata
 
     clock = time.perf_counter()
     channels = lake.read_parquet(keys.analysis_file(day, "channels.parquet"))
     membership = lake.read_parquet(keys.analysis_file(day, "membership.parquet"))
-    metadata, bad = read_metadata(lake, window(day, params.window_days))
     ids = channels["channel_id"].to_numpy()
-    logins = dict(zip(map(str, ids.tolist()), channels["login"].to_pylist(), strict=True))
-    nodes = node_table(
-        ids, logins, channels["chatters"].to_numpy(), membership["community"].to_numpy(), metadata
-    )
-    communities = community_table(nodes)
     community = membership["community"].to_numpy()
-    members = keys.analysis_file(day, "members.parquet")
-    audience: np.ndarray | None
-    if lake.exists(members):  # written by the local overlap engine
-        audience = members_audience(lake, members, community)
-    else:  # Athena's pair counts or an imported graph: from presence, if there is any
-        audience = community_audience(
-            lake,
-            window(day, params.window_days),
-            ids,
-            community,
-            params.bot_channel_share if params.bot_filter else None,
-        )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audience") as background:
+        counting = background.submit(_community_audience, lake, day, params, ids, community)
+        metadata, bad = read_metadata(lake, window(day, params.window_days))
+        logins = dict(zip(map(str, ids.tolist()), channels["login"].to_pylist(), strict=True))
+        nodes = node_table(ids, logins, channels["chatters"].to_numpy(), community, metadata)
+        communities = community_table(nodes)
+        audience = counting.result()
     column = communities.schema.get_field_index("audience")
     communities = communities.set_column(
         column,
