@@ -550,8 +550,14 @@ def _blur_operators(cells: np.ndarray) -> list[tuple[sparse.csr_matrix, sparse.c
         offsets = np.arange(-radius, radius + 1)
         kernel = np.exp(-0.5 / sigma**2 * offsets.astype(np.float64) ** 2)
         kernel /= kernel.sum()
-        rows, cols = (
-            sparse.diags(kernel, offsets, shape=(int(m), int(m)), format="csr") for m in cells
+        rows, cols = (  # offsets past the grid would only reach the zero padding
+            sparse.diags(
+                kernel[np.abs(offsets) < m],
+                offsets[np.abs(offsets) < m],
+                shape=(m, m),
+                format="csr",
+            )
+            for m in cells.tolist()
         )
         out.append((rows, cols, factor))
     return out
