@@ -355,13 +355,7 @@ def _community_audience(
 
 
 def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
-    """Node and community tables with labels; writes ``graph_nodes`` and ``communities``.
-
-    Distinct chatters per community are counted by a background thread (Parquet
-    reads and numpy sorts release the GIL) while the metadata is read and summarised.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Node and community tables with labels; writes ``graph_nodes`` and ``communities``."""
     from vieweratlas.labels import community_table, node_table, read_metadata
 
     clock = time.perf_counter()
@@ -369,13 +363,13 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     membership = lake.read_parquet(keys.analysis_file(day, "membership.parquet"))
     ids = channels["channel_id"].to_numpy()
     community = membership["community"].to_numpy()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audience") as background:
-        counting = background.submit(_community_audience, lake, day, params, ids, community)
-        metadata, bad = read_metadata(lake, window(day, params.window_days))
-        logins = dict(zip(map(str, ids.tolist()), channels["login"].to_pylist(), strict=True))
-        nodes = node_table(ids, logins, channels["chatters"].to_numpy(), community, metadata)
-        communities = community_table(nodes)
-        audience = counting.result()
+    metadata, bad = read_metadata(lake, window(day, params.window_days))
+    logins = dict(zip(map(str, ids.tolist()), channels["login"].to_pylist(), strict=True))
+    nodes = node_table(ids, logins, channels["chatters"].to_numpy(), community, metadata)
+    communities = community_table(nodes)
+    metadata_rows = metadata.num_rows
+    del metadata  # before the count's row groups
+    audience = _community_audience(lake, day, params, ids, community)
     column = communities.schema.get_field_index("audience")
     communities = communities.set_column(
         column,
@@ -387,7 +381,7 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     lake.write_parquet(keys.analysis_file(day, "graph_nodes.parquet"), nodes)
     lake.write_parquet(keys.analysis_file(day, "communities.parquet"), communities)
     return {
-        "metadata_rows": metadata.num_rows,
+        "metadata_rows": metadata_rows,
         "bad_metadata_files": bad,
         "channels_with_metadata": int(nodes["game"].is_valid().to_numpy(False).sum()),
         "seconds": {"labels": round(time.perf_counter() - clock, 3)},
