@@ -44,7 +44,15 @@ class Partition:
 def _igraph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray):
     import igraph as ig
 
-    graph = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=False)
+    edges = np.column_stack([src, dst]).astype(np.int64)  # igraph reads an int64 array directly
+    graph = ig.Graph(n=n, edges=edges, directed=False)
+    graph.es["weight"] = weight.tolist()
+    return graph
+
+
+def _consensus(original, keep: np.ndarray, weight: np.ndarray):
+    """``original`` with only the edges where ``keep`` holds, weighted ``weight`` (same order)."""
+    graph = original.subgraph_edges(np.flatnonzero(keep).tolist(), delete_vertices=False)
     graph.es["weight"] = weight.tolist()
     return graph
 
@@ -61,9 +69,10 @@ def _igraph_rng(seed: int) -> Iterator[None]:
         ig.set_random_number_generator(random)
 
 
-def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
+def _leiden(graph, resolution: float, seed: int) -> tuple[np.ndarray, float]:
     """igraph's native Leiden on modularity, one pass at a time, at most
-    ``LEIDEN_ITERATIONS`` passes, stopping once a pass no longer improves quality."""
+    ``LEIDEN_ITERATIONS`` passes, stopping once a pass no longer improves quality;
+    the partition and its quality (modularity at ``resolution``, as igraph reports it)."""
     membership, quality = None, -np.inf
     with _igraph_rng(seed):
         for _ in range(LEIDEN_ITERATIONS):
@@ -73,12 +82,12 @@ def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
                 resolution=resolution,
                 n_iterations=1,
                 initial_membership=membership,
-            ).membership
-            gained = graph.modularity(found, weights="weight", resolution=resolution)
+            )
+            gained = float(found.quality)  # = graph.modularity(...), without a second pass
             if membership is not None and gained <= quality + 1e-12:
                 break
-            membership, quality = found, gained
-    return np.asarray(membership, dtype=np.int64)
+            membership, quality = found.membership, gained
+    return np.asarray(membership, dtype=np.int64), quality
 
 
 def _louvain(
@@ -120,11 +129,12 @@ def _runs(
     found, quality = [], []
     for seed in seeds:
         if algorithm == "leiden":
-            raw = _leiden(graph, resolution, seed)
+            raw, gained = _leiden(graph, resolution, seed)
         else:
             raw = _louvain(graph.vcount(), src, dst, weight, resolution, seed)
+            gained = graph.modularity(raw.tolist(), weights="weight", resolution=resolution)
         found.append(raw)
-        quality.append(graph.modularity(raw.tolist(), weights="weight", resolution=resolution))
+        quality.append(gained)
     return found, quality
 
 
@@ -161,7 +171,7 @@ def detect(
             together = np.mean([found[i][src] == found[i][dst] for i in range(runs)], axis=0)
             keep = together > 0
             edges = (src[keep], dst[keep], weight[keep] * together[keep])
-            graph = _igraph(n, *edges)
+            graph = _consensus(original, keep, edges[2])
         found, quality = _runs(graph, edges, algorithm, resolution, seeds)
     membership = renumber(found[int(np.argmax(quality))])
     modularity = original.modularity(membership.tolist(), weights="weight") if len(src) else 0.0

@@ -37,22 +37,37 @@ LANGUAGES = {
     "tr": "Turkish", "zh": "Chinese", "ar": "Arabic", "nl": "Dutch", "sv": "Swedish",
     "uk": "Ukrainian", "cs": "Czech", "th": "Thai", "other": "Other languages",
 }  # fmt: skip
+READERS = 4  # metadata files read at once
 METADATA_COLUMNS = ["channel_id", "login", "display_name", "game_name", "language", "viewer_count"]
 
 
 def read_metadata(lake: Lake, days: Iterable[str]) -> tuple[pa.Table, list[str]]:
-    """The window's hourly channel metadata, and the files that could not be read."""
+    """The window's hourly channel metadata, and the files that could not be read.
+
+    Files are read by ``READERS`` threads (reads and decoding release the GIL; on
+    S3 each file is a round trip), then concatenated in key order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     wanted = pa.schema([CHANNEL_METADATA.field(name) for name in METADATA_COLUMNS])
-    tables, bad = [], []
-    for day in days:
-        for key in lake.list(keys.channels_day_prefix(day)):
-            if not key.endswith(".parquet"):
-                continue
-            try:
-                tables.append(conform(lake.read_parquet(key, columns=METADATA_COLUMNS), wanted))
-            except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
-                log.warning("Skipping unreadable channel metadata %s: %s", key, exc)
-                bad.append(key)
+    files = [
+        key
+        for day in days
+        for key in lake.list(keys.channels_day_prefix(day))
+        if key.endswith(".parquet")
+    ]
+
+    def read(key: str) -> pa.Table | None:
+        try:
+            return conform(lake.read_parquet(key, columns=METADATA_COLUMNS), wanted)
+        except (OSError, pa.ArrowException, SchemaError, ValueError) as exc:
+            log.warning("Skipping unreadable channel metadata %s: %s", key, exc)
+            return None
+
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="metadata") as pool:
+        found = list(pool.map(read, files))
+    tables = [table for table in found if table is not None]
+    bad = [key for key, table in zip(files, found, strict=True) if table is None]
     return (pa.concat_tables(tables) if tables else wanted.empty_table()), bad
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from scipy import ndimage, sparse
+from scipy import sparse
 
 MAX_GROUPS = 400  # communities drawn as their own colour group; the rest are leftovers
 MIN_GROUP = 3  # communities smaller than this are leftovers
@@ -46,6 +46,7 @@ STRESS_STEPS = 150
 MEMBER_STEPS = 120
 SMOOTH_STEPS = 60
 PULL, PUSH, WIDE = 0.2, 8.0, 3.0  # edge springs, density push, long-range share
+BLUR = ((1.2, 1.0), (4.0, WIDE))  # density smoothing: (Gaussian sigma in cells, weight)
 
 
 def compute_layout(
@@ -466,16 +467,15 @@ def _place_members(
     local = _equalise_radius(local, group, limit, ~fixed)
     lo = (centres - radii[:, None]).min(axis=0) - 2.0
     cells = np.ceil((centres + radii[:, None]).max(axis=0) + 2.0 - lo).astype(np.int64) + 1
+    # Spring pull on i: sum_j w_ij (pos_j - pos_i) = (A @ local)_i - degree_i local_i
+    # (both ends share a disc, so the centres cancel); A is symmetric, one sparse product.
+    springs = sparse.coo_matrix((np.r_[w, w], (np.r_[s, d], np.r_[d, s])), shape=(n, n)).tocsr()
+    blur = _blur_operators(cells)
     for step in range(MEMBER_STEPS):
         temp = 1.5 * (1.0 - step / MEMBER_STEPS) + 0.05
         pos = centres[group] + local
-        delta = pos[d] - pos[s]
-        pull = np.zeros((n, 2))
-        for axis in range(2):
-            pull[:, axis] = np.bincount(s, weights=w * delta[:, axis], minlength=n)
-            pull[:, axis] -= np.bincount(d, weights=w * delta[:, axis], minlength=n)
-        pull /= (degree + 1.0)[:, None]
-        push = _density_push(pos, lo, cells)
+        pull = (springs @ local - degree[:, None] * local) / (degree + 1.0)[:, None]
+        push = _density_push(pos, lo, cells, blur)
         move = PULL * pull + PUSH * push
         length = np.sqrt((move**2).sum(axis=1))
         move *= (np.minimum(length, temp) / np.where(length > 0, length, 1.0))[:, None]
@@ -540,15 +540,37 @@ def _smooth_start(
     return x / np.maximum(rms, 1e-12)[:, None]
 
 
-def _density_push(pos: np.ndarray, lo: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Per-node step down the gradient of a smoothed channel-density grid (unit cells)."""
+def _blur_operators(cells: np.ndarray) -> list[tuple[sparse.csr_matrix, sparse.csr_matrix, float]]:
+    """Per ``BLUR`` term, banded matrices (rows, columns) of a Gaussian filter over a
+    grid of ``cells``, zero outside: ``rows @ grid @ cols`` is scipy.ndimage's
+    ``gaussian_filter(grid, sigma, mode="constant")`` (same kernel: 4 sigma, normalised)."""
+    out = []
+    for sigma, factor in BLUR:
+        radius = int(4.0 * sigma + 0.5)
+        offsets = np.arange(-radius, radius + 1)
+        kernel = np.exp(-0.5 / sigma**2 * offsets.astype(np.float64) ** 2)
+        kernel /= kernel.sum()
+        rows, cols = (  # offsets past the grid would only reach the zero padding
+            sparse.diags(
+                kernel[np.abs(offsets) < m],
+                offsets[np.abs(offsets) < m],
+                shape=(m, m),
+                format="csr",
+            )
+            for m in cells.tolist()
+        )
+        out.append((rows, cols, factor))
+    return out
+
+
+def _density_push(pos: np.ndarray, lo: np.ndarray, cells: np.ndarray, blur: list) -> np.ndarray:
+    """Per-node step down the gradient of a smoothed channel-density grid (unit cells);
+    ``blur`` from :func:`_blur_operators`."""
     ij = np.clip(np.floor(pos - lo).astype(np.int64), 0, cells - 1)
     flat = ij[:, 0] * cells[1] + ij[:, 1]
-    density = np.bincount(flat, minlength=int(cells[0] * cells[1])).astype(np.float64)
-    density = density.reshape(cells)
-    density = ndimage.gaussian_filter(density, sigma=1.2, mode="constant") + WIDE * (
-        ndimage.gaussian_filter(density, sigma=4.0, mode="constant")
-    )
+    grid = np.bincount(flat, minlength=int(cells[0] * cells[1])).astype(np.float64)
+    grid = grid.reshape(cells)
+    density = sum(factor * ((rows @ grid) @ cols) for rows, cols, factor in blur)
     gx, gy = np.gradient(density)
     frac = pos - lo - ij  # sub-cell jitter so nodes in one cell do not move as one
     return -np.c_[gx[ij[:, 0], ij[:, 1]], gy[ij[:, 0], ij[:, 1]]] + 0.05 * (0.5 - frac)

@@ -186,28 +186,47 @@ class PresenceBuffer:
         dch, du = np.diff(channel_id), np.diff(user_id)
         if not bool(np.all((dch > 0) | ((dch == 0) & (du >= 0)))):
             return False
-        keep = np.empty(len(channel_id), dtype=bool)
+        run = np.empty(len(channel_id), dtype=bool)  # first row of a channel run
+        run[0] = True
+        np.not_equal(dch, 0, out=run[1:])
+        keep = run.copy()  # rows repeating the row before (same channel and user) go
         keep[0] = (c0, u0) != self._last
-        np.logical_or(dch != 0, du != 0, out=keep[1:])
+        np.logical_or(keep[1:], du != 0, out=keep[1:])
         self._last = (int(channel_id[-1]), int(user_id[-1]))
-        self._append(channel_id[keep], user_id[keep])
+        self._append(channel_id, user_id, run, None if keep.all() else keep)
         return True
 
     def add_day(self, channel_id: np.ndarray, user_id: np.ndarray) -> None:
         """Append a whole day in any order (sorted and de-duplicated here)."""
         self.start_day()
-        self._append(*distinct_day_pairs(np.asarray(channel_id), np.asarray(user_id)))
+        channel_id, user_id = distinct_day_pairs(np.asarray(channel_id), np.asarray(user_id))
+        run = np.empty(len(channel_id), dtype=bool)
+        run[:1] = True
+        np.not_equal(channel_id[1:], channel_id[:-1], out=run[1:])
+        self._append(channel_id, user_id, run, None)
 
-    def _append(self, channel_id: np.ndarray, user_id: np.ndarray) -> None:
-        if self.size + len(user_id) > len(self.users):
-            grown = np.empty(max(2 * len(self.users), self.size + len(user_id)), np.int64)
+    def _append(self, channel_id, user_id, run: np.ndarray, keep: np.ndarray | None) -> None:
+        """Rows of a sorted batch (``keep``: the distinct ones, None = all); ``run``
+        marks each channel's first row (always kept unless it repeats the batch before)."""
+        taken = len(user_id) if keep is None else int(np.count_nonzero(keep))
+        if self.size + taken > len(self.users):
+            grown = np.empty(max(2 * len(self.users), self.size + taken), np.int64)
             grown[: self.size] = self.users[: self.size]
             self.users = grown
-        self.users[self.size : self.size + len(user_id)] = user_id
-        self.size += len(user_id)
-        starts = np.flatnonzero(np.diff(channel_id, prepend=channel_id[:1] - 1) != 0)
+        out = self.users[self.size : self.size + taken]
+        if keep is None:
+            out[:] = user_id
+        else:
+            np.compress(keep, user_id, out=out)
+        self.size += taken
+        starts = np.flatnonzero(run)
+        if keep is None:
+            lengths = np.diff(starts, append=len(user_id))
+        else:  # kept rows per run; a run left empty (its one row repeated the batch before) goes
+            lengths = np.add.reduceat(keep, starts, dtype=np.int64)
+            starts, lengths = starts[lengths > 0], lengths[lengths > 0]
         self.channels.append(np.asarray(channel_id[starts], np.int64))
-        self.lengths.append(np.diff(starts, append=len(channel_id)))
+        self.lengths.append(lengths)
 
 
 def build_incidence(days) -> Incidence:

@@ -334,35 +334,42 @@ def communities_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     }
 
 
+def _community_audience(
+    lake: Lake, day: str, params: AnalysisParams, ids: np.ndarray, community: np.ndarray
+) -> np.ndarray | None:
+    """Distinct chatters per community: from the ``members`` work file when the local
+    overlap engine wrote one, else from presence (Athena's pair counts, an imported graph)."""
+    from vieweratlas.audience import community_audience as members_audience
+    from vieweratlas.presence import community_audience
+
+    members = keys.analysis_file(day, "members.parquet")
+    if lake.exists(members):
+        return members_audience(lake, members, community)
+    return community_audience(
+        lake,
+        window(day, params.window_days),
+        ids,
+        community,
+        params.bot_channel_share if params.bot_filter else None,
+    )
+
+
 def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     """Node and community tables with labels; writes ``graph_nodes`` and ``communities``."""
-    from vieweratlas.audience import community_audience as members_audience
     from vieweratlas.labels import community_table, node_table, read_metadata
-    from vieweratlas.presence import community_audience
 
     clock = time.perf_counter()
     channels = lake.read_parquet(keys.analysis_file(day, "channels.parquet"))
     membership = lake.read_parquet(keys.analysis_file(day, "membership.parquet"))
-    metadata, bad = read_metadata(lake, window(day, params.window_days))
     ids = channels["channel_id"].to_numpy()
-    logins = dict(zip(map(str, ids.tolist()), channels["login"].to_pylist(), strict=True))
-    nodes = node_table(
-        ids, logins, channels["chatters"].to_numpy(), membership["community"].to_numpy(), metadata
-    )
-    communities = community_table(nodes)
     community = membership["community"].to_numpy()
-    members = keys.analysis_file(day, "members.parquet")
-    audience: np.ndarray | None
-    if lake.exists(members):  # written by the local overlap engine
-        audience = members_audience(lake, members, community)
-    else:  # Athena's pair counts or an imported graph: from presence, if there is any
-        audience = community_audience(
-            lake,
-            window(day, params.window_days),
-            ids,
-            community,
-            params.bot_channel_share if params.bot_filter else None,
-        )
+    metadata, bad = read_metadata(lake, window(day, params.window_days))
+    logins = dict(zip(map(str, ids.tolist()), channels["login"].to_pylist(), strict=True))
+    nodes = node_table(ids, logins, channels["chatters"].to_numpy(), community, metadata)
+    communities = community_table(nodes)
+    metadata_rows = metadata.num_rows
+    del metadata  # before the count's row groups
+    audience = _community_audience(lake, day, params, ids, community)
     column = communities.schema.get_field_index("audience")
     communities = communities.set_column(
         column,
@@ -374,7 +381,7 @@ def labels_step(lake: Lake, day: str, params: AnalysisParams) -> dict:
     lake.write_parquet(keys.analysis_file(day, "graph_nodes.parquet"), nodes)
     lake.write_parquet(keys.analysis_file(day, "communities.parquet"), communities)
     return {
-        "metadata_rows": metadata.num_rows,
+        "metadata_rows": metadata_rows,
         "bad_metadata_files": bad,
         "channels_with_metadata": int(nodes["game"].is_valid().to_numpy(False).sum()),
         "seconds": {"labels": round(time.perf_counter() - clock, 3)},

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from scripts.bench_maps import planted_graph
 
-from vieweratlas.layout import MAX_GROUPS, compute_layout, unconnected
+from vieweratlas.layout import BLUR, MAX_GROUPS, _blur_operators, compute_layout, unconnected
 from vieweratlas.schema import GRAPH_EDGES, GRAPH_NODES
 
 
@@ -219,3 +219,15 @@ def test_a_hub_keeps_its_strongest_partners_nearest():
         centre = np.array([pos[community == c].mean(axis=0) for c in range(13)])
         to_hub = np.sqrt(((centre[1:] - centre[0]) ** 2).sum(axis=1))
         assert to_hub[:4].max() < to_hub[-4:].min(), seed
+
+
+@pytest.mark.parametrize("cells", [(1, 1), (3, 2), (5, 40), (33, 34), (168, 128)])
+def test_density_blur_is_scipy_gaussian_filter(cells):
+    """The banded-matrix smoothing equals scipy.ndimage's Gaussian filter (zero outside),
+    also on grids smaller than the kernel."""
+    from scipy import ndimage
+
+    grid = np.random.default_rng(1).poisson(0.5, size=cells).astype(np.float64)
+    expected = sum(w * ndimage.gaussian_filter(grid, s, mode="constant") for s, w in BLUR)
+    found = sum(w * ((rows @ grid) @ cols) for rows, cols, w in _blur_operators(np.array(cells)))
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
