@@ -99,7 +99,7 @@ def run_queries(
 
 
 def athena_prefix(day: str, name: str) -> str:
-    """Where Athena unloads one result of ``day`` (cleared before each run)."""
+    """Where Athena unloads one result of ``day`` (cleared before each run and after it)."""
     return keys.analysis_prefix(day) + f"_work/athena/{name}/"
 
 
@@ -164,4 +164,6 @@ def athena_overlap(
         queries.append(unload(query, lake.url(athena_prefix(day, name))))
     run_queries(hook, queries, database, workgroup)
     counts = write_work_files(lake, day, logins)
+    for name in STATEMENTS:  # a second copy of the pairs otherwise (a re-run unloads again)
+        lake.delete(lake.list(athena_prefix(day, name)))
     return {**counts, "seconds": {"athena": round(time.perf_counter() - clock, 3)}}

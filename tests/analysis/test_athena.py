@@ -152,6 +152,8 @@ def test_athena_engine_end_to_end_on_moto(lake, monkeypatch):
     found = pipeline.overlap_step(lake, DAY, params, settings)
     assert found["engine"] == "athena"
     assert not lake.exists(members)  # a stale members file would count another window
+    for name in athena.STATEMENTS:  # the unloaded parts are gone once converted
+        assert lake.list(athena.athena_prefix(DAY, name)) == []
     assert (found["pairs"], found["edges"]) == (local["pairs"], local["edges"])
     for name in files:
         got = lake.read_parquet(keys.analysis_file(DAY, name)).select(expected[name].column_names)
