@@ -108,6 +108,7 @@ def test_lifecycle_rules_back_up_every_retained_dataset(template):
     for dataset in retained:
         assert any(f"${{DataPrefix}}/{dataset.prefix}/".startswith(p) for p in prefixes), dataset
     assert not any("analysis" in p or "state" in p for p in prefixes), "outputs are kept"
+    assert "${DataPrefix}/athena-results/" in prefixes  # query results never pile up
     defaults = {
         "ExpireRawLiveDays": Settings.retention_raw_live_days,
         "ExpireRawVodDays": Settings.retention_raw_vod_days,
