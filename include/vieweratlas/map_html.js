@@ -579,7 +579,11 @@
   }
 
   function select(i) {
-    if (neighbours() === null) return;
+    if (neighbours() === null) {
+      // clicked before the lists after this script were parsed: select once they are
+      document.addEventListener("DOMContentLoaded", () => select(i), { once: true });
+      return;
+    }
     selected = i;
     around = new Uint8Array(n);
     around[i] = 1;

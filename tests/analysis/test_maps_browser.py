@@ -23,7 +23,14 @@ from scripts.bench_maps import planted_graph
 from scripts.headless import Chromium, chromium_path
 
 from vieweratlas.layout import compute_layout
-from vieweratlas.map_html import DRAWN_EDGES, GRID, SCRIPT_ID, neighbor_lists, render_html
+from vieweratlas.map_html import (
+    DRAWN_EDGES,
+    GRID,
+    NEIGHBORS_AFTER,
+    SCRIPT_ID,
+    neighbor_lists,
+    render_html,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -354,6 +361,59 @@ def test_no_frame_is_rendered_before_the_map_is_drawn(browser, page_url):
         assert browser.eval("window.firstFrame") > drawn
     finally:
         browser.page("Page.removeScriptToEvaluateOnNewDocument", identifier=probe)
+        server.shutdown()
+        server.server_close()
+
+
+class _LateNeighbours(http.server.BaseHTTPRequestHandler):
+    """Serves the page up to the ranked neighbour lists, then the rest 0.6 s later."""
+
+    page = b""
+
+    def do_GET(self):
+        cut = f'<script type="application/json" id="{NEIGHBORS_AFTER}">'.encode()
+        head, tail = self.page.split(cut, 1)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(head)
+        self.wfile.flush()
+        time.sleep(0.6)
+        self.wfile.write(cut + tail)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_search_before_the_neighbour_lists_arrive_selects_once_they_do(browser, page_url, graph):
+    """The map is drawn before the neighbour lists after its script are parsed; a channel
+    picked in that gap is selected (panel open) as soon as they are, not dropped."""
+    login = graph[0]["login"][7].as_py()
+    _LateNeighbours.page = Path(page_url.removeprefix("file://")).read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LateNeighbours)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        browser.open(page_url, 1440, 900)  # the viewport
+        browser.page("Page.navigate", url="about:blank")
+        browser.page("Page.navigate", url=f"http://127.0.0.1:{server.server_port}/map.html")
+        drawn = "performance.getEntriesByName('va:labels').length > 0"
+        deadline = time.monotonic() + 30
+        while not browser.eval(f"!!document.body && {drawn}"):
+            assert time.monotonic() < deadline, "the map was never drawn"
+            time.sleep(0.02)
+        assert browser.eval(f"document.getElementById('{NEIGHBORS_AFTER}') === null")
+        browser.eval(
+            "const s = document.getElementById('search');"
+            f"s.value = {json.dumps(login)};"
+            "s.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));"
+        )
+        assert browser.eval("document.body.dataset.ready") is None  # still in the gap
+        while not browser.eval("document.body.dataset.ready || ''"):
+            assert time.monotonic() < deadline, "the page never got ready"
+            time.sleep(0.02)
+        assert browser.eval("document.body.dataset.selected") == login
+        assert browser.eval("document.getElementById('panel').hidden") is False
+    finally:
         server.shutdown()
         server.server_close()
 
