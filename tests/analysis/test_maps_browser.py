@@ -7,6 +7,7 @@ the phone drawer, search closing on select, and pinch zoom.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -14,6 +15,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -321,23 +323,33 @@ def test_legend_rows_out_of_sight_are_not_rendered(browser, page_url):
     assert all(browser.eval(shown)[:5])
 
 
-class _LateTail(http.server.BaseHTTPRequestHandler):
-    """Serves the page in two parts: all up to the map's script, then the rest 0.3 s later."""
+@contextlib.contextmanager
+def _served_late(page_url: str, cut: str, delay: float) -> Iterator[str]:
+    """The page over loopback HTTP in two parts: all before ``cut``, then the rest
+    ``delay`` seconds later; yields its URL."""
+    page = Path(page_url.removeprefix("file://")).read_bytes()
+    head, tail = page.split(cut.encode(), 1)
 
-    page = b""
+    class Late(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(head)
+            self.wfile.flush()
+            time.sleep(delay)
+            self.wfile.write(cut.encode() + tail)
 
-    def do_GET(self):
-        head, tail = self.page.split(f'<script id="{SCRIPT_ID}">'.encode(), 1)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(head)
-        self.wfile.flush()
-        time.sleep(0.3)
-        self.wfile.write(f'<script id="{SCRIPT_ID}">'.encode() + tail)
+        def log_message(self, *args):
+            pass
 
-    def log_message(self, *args):
-        pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Late)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/map.html"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_no_frame_is_rendered_before_the_map_is_drawn(browser, page_url):
@@ -345,57 +357,31 @@ def test_no_frame_is_rendered_before_the_map_is_drawn(browser, page_url):
     element is parsed: even when the rest of the page arrives 0.3 s after the data block,
     the browser's first rendering update (first animation frame) comes after the page's
     first frame is drawn, not a bare header first."""
-    _LateTail.page = Path(page_url.removeprefix("file://")).read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LateTail)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     probe = browser.page(
         "Page.addScriptToEvaluateOnNewDocument",
         source="requestAnimationFrame(() => { window.firstFrame = performance.now(); });",
     )["identifier"]
     try:
-        browser.open(f"http://127.0.0.1:{server.server_port}/map.html", 1440, 900)
-        _rendered(browser)
+        with _served_late(page_url, f'<script id="{SCRIPT_ID}">', 0.3) as url:
+            browser.open(url, 1440, 900)
+            _rendered(browser)
         drawn = browser.eval("performance.getEntriesByName('va:labels')[0].startTime")
         script = browser.eval("performance.getEntriesByName('va:script')[0].startTime")
         assert script > 300  # the tail did arrive late
         assert browser.eval("window.firstFrame") > drawn
     finally:
         browser.page("Page.removeScriptToEvaluateOnNewDocument", identifier=probe)
-        server.shutdown()
-        server.server_close()
-
-
-class _LateNeighbours(http.server.BaseHTTPRequestHandler):
-    """Serves the page up to the ranked neighbour lists, then the rest 0.6 s later."""
-
-    page = b""
-
-    def do_GET(self):
-        cut = f'<script type="application/json" id="{NEIGHBORS_AFTER}">'.encode()
-        head, tail = self.page.split(cut, 1)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(head)
-        self.wfile.flush()
-        time.sleep(0.6)
-        self.wfile.write(cut + tail)
-
-    def log_message(self, *args):
-        pass
 
 
 def test_a_search_before_the_neighbour_lists_arrive_selects_once_they_do(browser, page_url, graph):
     """The map is drawn before the neighbour lists after its script are parsed; a channel
     picked in that gap is selected (panel open) as soon as they are, not dropped."""
     login = graph[0]["login"][7].as_py()
-    _LateNeighbours.page = Path(page_url.removeprefix("file://")).read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LateNeighbours)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        browser.open(page_url, 1440, 900)  # the viewport
+    browser.open(page_url, 1440, 900)  # the viewport
+    cut = f'<script type="application/json" id="{NEIGHBORS_AFTER}">'
+    with _served_late(page_url, cut, 0.6) as url:
         browser.page("Page.navigate", url="about:blank")
-        browser.page("Page.navigate", url=f"http://127.0.0.1:{server.server_port}/map.html")
+        browser.page("Page.navigate", url=url)
         drawn = "performance.getEntriesByName('va:labels').length > 0"
         deadline = time.monotonic() + 30
         while not browser.eval(f"!!document.body && {drawn}"):
@@ -411,11 +397,8 @@ def test_a_search_before_the_neighbour_lists_arrive_selects_once_they_do(browser
         while not browser.eval("document.body.dataset.ready || ''"):
             assert time.monotonic() < deadline, "the page never got ready"
             time.sleep(0.02)
-        assert browser.eval("document.body.dataset.selected") == login
-        assert browser.eval("document.getElementById('panel').hidden") is False
-    finally:
-        server.shutdown()
-        server.server_close()
+    assert browser.eval("document.body.dataset.selected") == login
+    assert browser.eval("document.getElementById('panel').hidden") is False
 
 
 def test_unconnected_list_is_built_when_first_opened(browser, page_url, graph):

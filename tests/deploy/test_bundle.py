@@ -158,16 +158,7 @@ def test_dags_import_from_the_bundle_layout_alone(dist: Path, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
     env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(tmp_path / "plugins")
-    proc = subprocess.run(
-        [sys.executable, "-c", PARSE, str(dags)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result, _ = run_json(sys.executable, [PARSE, str(dags)], env, tmp_path)
     assert result["errors"] == {}
     assert sorted(f"{d}.py" for d in result["dag_ids"]) == DAG_FILES
     assert all("/vieweratlas/" not in p for p in result["listed"]), result["listed"]
@@ -206,11 +197,17 @@ def load_bundle_plugins(python: Path, dist: Path, tmp_path: Path) -> tuple[dict,
         AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins),
         AIRFLOW__CORE__DAGS_FOLDER=str(dist / "dags"),
     )
+    return run_json(str(python), [LOAD_PLUGINS], env, tmp_path)
+
+
+def run_json(python: str, code_and_args: list[str], env: dict, cwd: Path) -> tuple[dict, str]:
+    """Run ``python -c code args`` in a clean process; its last stdout line as JSON, and
+    everything it printed."""
     proc = subprocess.run(
-        [str(python), "-c", LOAD_PLUGINS],
+        [python, "-c", *code_and_args],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         timeout=300,
     )
