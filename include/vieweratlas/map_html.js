@@ -368,12 +368,14 @@
   }
 
   // A channel's name beside its dot (clear of the selection ring), right or left.
+  const nameSize = (i) => Math.round(10 + 6 * S[i]);
+  const nameGap = (i) => radius(i) + (i === selected ? 7 : 2); // dot centre to the name
   function nameCandidates(i) {
     const x = sx(X[i]);
     const y = sy(Y[i]);
-    const size = Math.round(10 + 6 * S[i]);
+    const size = nameSize(i);
     const s = nameOf(i);
-    const r = radius(i) + (i === selected ? 7 : 2);
+    const r = nameGap(i);
     return [
       [run(s, size, i === selected, x + r, y, "left")],
       [run(s, size, i === selected, x - r, y, "right")],
@@ -438,11 +440,11 @@
       const y = sy(Y[i]);
       if (x < 0 || y < 0 || x > view.w || y > view.h) continue;
       tried++;
-      // Most names are turned away by their core on both sides: check that first, as
-      // coreBox would, before making the candidates.
-      const size = Math.round(10 + 6 * S[i]);
+      // Most names are turned away by their core on both sides: check that first (the
+      // core boxes of nameCandidates' two runs, as coreBox makes them) before making them.
+      const size = nameSize(i);
       const cw = CORE_W * size * nameOf(i).length;
-      const r = radius(i) + 2;
+      const r = nameGap(i);
       core[1] = y - CORE_H * size - pad;
       core[3] = y + CORE_H * size + pad;
       core[0] = x + r - pad;
