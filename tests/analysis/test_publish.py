@@ -57,13 +57,16 @@ def test_map_title_says_which_days_had_data():
     assert map_title(days, days).endswith("(no day had data)")
 
 
-def test_map_extras_turn_the_neighbour_rows_into_channel_ids(lake):
+def test_map_extras_turn_the_neighbour_rows_into_channel_ids(lake, caplog):
     from vieweratlas import lake as keys
     from vieweratlas.publish import map_extras
 
     day = "2026-03-02"
     nodes = pa.table({"channel_id": pa.array([10, 20, 30], pa.int64()), "community": [0, 0, 1]})
+    caplog.set_level("WARNING", logger="vieweratlas.publish")
     assert map_extras(lake, day, nodes) == (None, None)  # nothing written: maps fall back
+    # e.g. retention took the pairs: said in the log, with what to do
+    assert "pairs.parquet is missing" in caplog.text and "overlap task" in caplog.text
     rows = {"channel": [0, 0, 1], "neighbor": [1, 2, 0], "rank": [1, 2, 1], "shared": [5.0, 3, 5]}
     lake.write_parquet(keys.analysis_file(day, "neighbors.parquet"), pa.table(rows))
     _, neighbors = map_extras(lake, day, nodes)
