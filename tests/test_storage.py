@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -173,3 +174,12 @@ def test_keys_cannot_escape_the_root(lake):
 def test_schema_conform_rejects_missing_columns():
     with pytest.raises(schema.SchemaError, match="missing"):
         schema.conform(pa.table({"channel_id": [1]}), schema.PRESENCE)
+
+
+def test_local_path_only_on_a_local_lake(lake, data_root):
+    lake.write_bytes("raw/a.bin", b"abc")
+    path = lake.local_path("raw/a.bin")
+    if data_root.startswith("file://"):
+        assert Path(path).read_bytes() == b"abc"
+    else:
+        assert path is None  # an S3 object has no path on this machine: it is downloaded

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,14 @@ class Lake:
         if clean.startswith("..") or clean == ".":
             raise ValueError(f"key escapes the data root: {key!r}")
         return f"{self._root}/{clean}" + ("/" if key.endswith("/") else "")
+
+    def local_path(self, key: str) -> str | None:
+        """The path of ``key`` on this machine's disk if the lake is local, else None.
+
+        For readers that only need a local file (DuckDB, pyarrow): no copy of a
+        ``file://`` object, a download for any other filesystem.
+        """
+        return self.path(key) if isinstance(self.fs, LocalFileSystem) else None
 
     def url(self, key: str) -> str:
         """The full URL of ``key`` (for logs, XCom and links)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from tests.analysis.conftest import presence_table
 
 from vieweratlas import lake as keys
-from vieweratlas.presence import BadInputError, build_day
+from vieweratlas.duck import local_copies
+from vieweratlas.presence import BadInputError, build_day, day_inputs
 from vieweratlas.schema import DAILY_PRESENCE
 
 DAY = "2026-03-02"
@@ -154,6 +156,21 @@ def test_a_broken_page_behind_a_good_footer_is_skipped_and_named(lake):
     result = build_day(lake, DAY, max_bad_input_share=0.5)
     assert result.bad_inputs == [bad_key]
     assert (result.rows_in, result.rows_out, result.channels) == (6, 5, 2)
+
+
+def test_local_inputs_are_read_in_place_and_s3_inputs_downloaded(lake, data_root, tmp_path):
+    _write_day(lake)
+    inputs = list(day_inputs(lake, DAY))
+    before = {key: lake.read_bytes(key) for key in inputs}
+    paths = local_copies(lake, inputs, str(tmp_path))
+    if data_root.startswith("file://"):
+        assert paths == {key: lake.path(key) for key in inputs}
+        assert not (tmp_path / "inputs").exists()  # nothing copied
+    else:
+        assert all(path.startswith(str(tmp_path / "inputs")) for path in paths.values())
+    assert {key: Path(path).read_bytes() for key, path in paths.items()} == before
+    assert build_day(lake, DAY, max_bad_input_share=0.1).rows_out == 5
+    assert {key: lake.read_bytes(key) for key in day_inputs(lake, DAY)} == before  # untouched
 
 
 def _daily(lake, day, pairs):
