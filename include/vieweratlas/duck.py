@@ -9,10 +9,9 @@ production day cost ~1 s wall and 3 s of system CPU), other lakes' objects
 downloaded to that directory first through the lake's own fsspec filesystem
 (the credentials the :class:`Lake` already has, concurrent downloads on S3).
 Measured: DuckDB scanning through a registered fsspec filesystem instead failed
-intermittently with
-"Out of buffer" on a production day (29 M rows, 296 files), and DuckDB's own S3
-reader (httpfs) is an extension downloaded at run time, which MWAA workers
-without internet access cannot do.
+intermittently with "Out of buffer" on a production day (29 M rows, 296 files),
+and DuckDB's own S3 reader (httpfs) is an extension downloaded at run time,
+which MWAA workers without internet access cannot do.
 """
 
 from __future__ import annotations
