@@ -11,14 +11,22 @@ source) are dropped and counted.
 A day's output is sorted by (channel_id, user_id, source) so the overlap step
 can drop a live+VOD duplicate of one day with a neighbour comparison.
 
-Out of core: the inputs are copied to local disk and each footer is checked
-(schema, row count), then DuckDB unions the good files, groups and sorts them
-within the analysis memory budget (``VIEWERATLAS_ANALYSIS_MEMORY_MB``), spilling
-to local disk, and writes the result as Parquet itself (``COPY ... TO``). One
-more query reads only the two login columns: the manifest's channel logins and
-valid row counts, and the ids of blocklisted accounts. A page that turns out
-unreadable past a good footer makes every file be probed, and the broken ones
-skipped.
+Out of core: DuckDB reads the inputs where they are on a local lake (downloads
+them to local disk from S3), each footer is checked (schema, row count), then
+DuckDB unions the good files, groups and sorts them within the analysis memory
+budget (``VIEWERATLAS_ANALYSIS_MEMORY_MB`` minus :data:`HEADROOM_MB`), spilling
+to local disk, and writes the result as Parquet itself (``COPY ... TO``). Two
+narrow queries make the manifest: channel logins with valid row counts, and the
+ids of blocklisted accounts. A page that turns out unreadable past a good
+footer makes every file be probed, and the broken ones skipped.
+
+Measured on the production day (42.1 M raw rows in 296 files, 2 cores, in turn
+with plain DuckDB's ``COPY`` of the same group-by, ``scripts/benchmark.py
+--stage presence`` vs ``--stage duckdb_presence``): see the README's "Presence
+head to head". The step's ``COPY`` alone is plain DuckDB's query under a memory
+limit; the rest is the two manifest queries (~0.7 s and ~1.5-1.7 s wall: every
+``user_login`` string is read once for the blocklist) and the spill the limit
+forces.
 """
 
 from __future__ import annotations
