@@ -56,7 +56,7 @@ BATCH_ROWS = 1 << 20  # rows per output row group
 #: on the production day (42 M raw rows, 296 files): 118 MB after the imports, and peak RSS
 #: = limit + 145-155 MB at limits of 800, 900 and 950 MB (DuckDB's allocations outside its
 #: buffer pool; the Python side holds no arrays here). 300 MB keeps ~150 MB under the
-#: budget, and each 100 MB more for DuckDB spills less (1.2 s faster from 800 to 900 MB).
+#: budget; each 100 MB more for DuckDB spills less (0.4-1.2 s faster from 800 to 900 MB).
 HEADROOM_MB = 300
 
 
