@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from vieweratlas import lake as keys
-from vieweratlas.overlap import PAIRS
+from vieweratlas.overlap import PAIRS, PAIRS_ENCODING
 from vieweratlas.params import AnalysisParams
 from vieweratlas.storage import Lake
 
@@ -128,7 +128,7 @@ def write_work_files(lake: Lake, day: str, logins: dict[str, str]) -> dict:
     written = 0
     with (
         lake.open_write(keys.analysis_file(day, "pairs.parquet")) as handle,
-        pq.ParquetWriter(handle, PAIRS, compression="zstd") as out,
+        pq.ParquetWriter(handle, PAIRS, **PAIRS_ENCODING) as out,
     ):
         for key in _read_unloaded(lake, athena_prefix(day, "pairs")):
             for batch in lake.parquet_file(key).iter_batches(batch_size=1 << 20):

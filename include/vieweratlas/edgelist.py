@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 
 from vieweratlas import lake as keys
 from vieweratlas.lake import LOGIN_RE, NUMERIC_ID_RE
-from vieweratlas.overlap import PAIRS
+from vieweratlas.overlap import PAIRS, PAIRS_ENCODING
 from vieweratlas.params import AnalysisParams
 from vieweratlas.storage import Lake
 
@@ -128,7 +128,7 @@ def import_overlap(
     )
     with (
         lake.open_write(keys.analysis_file(day, "pairs.parquet")) as handle,
-        pq.ParquetWriter(handle, PAIRS, compression="zstd") as out,
+        pq.ParquetWriter(handle, PAIRS, **PAIRS_ENCODING) as out,
     ):
         out.write_table(pairs, row_group_size=row_group)
     at = datetime.fromisoformat(day).replace(tzinfo=UTC)

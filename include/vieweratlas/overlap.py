@@ -48,6 +48,8 @@ BLOCK_SHARE = 6  # a block is being chosen from while the next one is counted
 CHUNK = 1 << 22
 #: Neighbours listed per channel in ``channel_neighbors``.
 NEIGHBORS = 20
+#: Entries of whole rows chosen from at a time (a few MB of arrays: cache-sized).
+ROW_RUN = 1 << 17
 
 PAIRS = pa.schema(
     [
@@ -58,6 +60,13 @@ PAIRS = pa.schema(
     metadata={"vieweratlas.schema": "pairs/1"},
 )
 """The ``pairs`` work file: every channel pair with weight >= min_shared."""
+#: How ``pairs`` is written: src and dst delta-encoded (src runs, dst ascending within a
+#: run), weights dictionary-encoded; half the size of dictionary ids, faster both ways.
+PAIRS_ENCODING = {
+    "compression": "zstd",
+    "use_dictionary": ["weight"],
+    "column_encoding": {"src": "DELTA_BINARY_PACKED", "dst": "DELTA_BINARY_PACKED"},
+}
 
 NEIGHBOR_ROWS = pa.schema(
     [
@@ -650,19 +659,36 @@ class _Selection:
     def __post_init__(self) -> None:
         self.floors = (np.zeros(len(self.own), np.float32), np.zeros(len(self.own), np.float32))
 
-    def add_rows(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> None:
-        """Whole rows (every entry of each row, weight >= min_shared): their exact top k."""
+    def _cosine(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``w / sqrt(own[rows] * own[cols])`` in one buffer (these arrays hold millions)."""
+        product = self.own[rows]
+        product *= self.own[cols]
+        score = np.sqrt(product, dtype=np.float64)
+        del product
         with np.errstate(divide="ignore", invalid="ignore"):
-            score = w / np.sqrt(self.own[rows] * self.own[cols])
-        for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, w)):
-            pick = _row_top(rows, cols, key, k)
-            parts.append((rows[pick], cols[pick], w[pick], score[pick]))
+            return np.divide(w, score, out=score)
+
+    def add_rows(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> None:
+        """Whole rows, sorted (every entry of each row, weight >= min_shared): their exact top k.
+
+        A run of rows of about ``ROW_RUN`` entries at a time: a row's top k needs
+        only its own entries, and the dozen passes over a run stay in the CPU's
+        cache (twice as fast as whole blocks of millions).
+        """
+        ends = np.searchsorted(rows, rows[ROW_RUN::ROW_RUN])
+        for a, b in zip([0, *ends], [*ends, len(rows)], strict=True):
+            if a == b:
+                continue
+            r, c, x = rows[a:b], cols[a:b], w[a:b]
+            score = self._cosine(r, c, x)
+            for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, x)):
+                pick = _row_top(r, c, key, k)
+                parts.append((r[pick], c[pick], x[pick], score[pick]))
 
     def add(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
         """Offer pairs (src < dst, weight >= min_shared), in both directions."""
         self.complete = False
-        with np.errstate(divide="ignore", invalid="ignore"):
-            score = w / np.sqrt(self.own[src] * self.own[dst])
+        score = self._cosine(src, dst, w)
         rows, cols = np.concatenate([src, dst]), np.concatenate([dst, src])
         w, score = np.concatenate([w, w]), np.concatenate([score, score])
         criteria = ((self.bb, self.top_k, score), (self.nb, self.neighbors, w))

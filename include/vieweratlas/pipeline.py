@@ -193,7 +193,7 @@ def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisPara
 
     import pyarrow.parquet as pq
 
-    from vieweratlas.overlap import PAIRS, select
+    from vieweratlas.overlap import PAIRS, PAIRS_ENCODING, select
 
     pending: list[pa.Table] = []
     written = 0
@@ -201,7 +201,7 @@ def write_pairs_and_select(lake: Lake, day: str, incidence, params: AnalysisPara
     key = keys.analysis_file(day, "pairs.parquet")
     with (
         lake.open_write(key) as handle,
-        pq.ParquetWriter(handle, PAIRS, compression="zstd") as out,
+        pq.ParquetWriter(handle, PAIRS, **PAIRS_ENCODING) as out,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="pairs-writer") as writer,
     ):
 

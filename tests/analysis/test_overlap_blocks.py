@@ -65,7 +65,9 @@ def test_blocks_are_exact_and_within_the_limit(weighting, cells):
 
 
 @pytest.mark.parametrize("weighting", ["unique", "repeat"])
-def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(weighting):
+@pytest.mark.parametrize("row_run", [overlap.ROW_RUN, 5])  # whole rows chosen a few at a time
+def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(weighting, row_run, monkeypatch):
+    monkeypatch.setattr(overlap, "ROW_RUN", row_run)
     inc = random_window(3)
     w = brute(inc, weighting).astype(float)
     own = np.diag(w).copy()
