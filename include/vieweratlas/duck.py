@@ -3,7 +3,7 @@
 One connection per task: ``memory_limit`` is the budget minus what the Python
 side of the task holds (Arrow batches, imported libraries), and anything beyond
 it spills to a temporary directory on the worker's disk. DuckDB scans local
-files natively, in parallel (:func:`local_copies`, one code path for ``file://``
+files natively, in parallel (:func:`local_files`, one code path for ``file://``
 and ``s3://``): a local lake's files in place (copying the 296 files of a
 production day cost ~1 s wall and 3 s of system CPU), other lakes' objects
 downloaded to that directory first through the lake's own fsspec filesystem
@@ -55,7 +55,7 @@ def connect(budget_mb: int, headroom_mb: int = PYTHON_HEADROOM_MB) -> Iterator[t
             con.close()
 
 
-def local_copies(lake: Lake, keys: list[str], work: str) -> dict[str, str]:
+def local_files(lake: Lake, keys: list[str], work: str) -> dict[str, str]:
     """``{key: local path}``: a local lake's files in place, others downloaded into ``work``.
 
     The paths are only read (footer checks, DuckDB), never written or deleted; the

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 from vieweratlas import lake as keys
 from vieweratlas.bots import blocklist
-from vieweratlas.duck import connect, local_copies
+from vieweratlas.duck import connect, local_files
 from vieweratlas.schema import DAILY_PRESENCE, PRESENCE, SchemaError
 from vieweratlas.settings import load_settings
 from vieweratlas.storage import Lake
@@ -203,7 +203,7 @@ def build_day(
     bad, rows_in = [], 0
     with connect(budget, HEADROOM_MB) as (con, work):
         good = {}
-        for key, path in local_copies(lake, list(inputs), work).items():
+        for key, path in local_files(lake, list(inputs), work).items():
             try:
                 rows_in += inspect_input(path)
                 good[key] = path
@@ -338,7 +338,7 @@ def community_audience(
         "community": np.asarray(community, np.int32).tolist(),
     }
     with connect(memory_mb or load_settings().analysis_memory_mb) as (con, work):
-        params["files"] = list(local_copies(lake, found_days, work).values())
+        params["files"] = list(local_files(lake, found_days, work).values())
         found = con.sql(AUDIENCE_SQL, params=params).to_arrow_table()
     audience[found["community"].to_numpy()] = found["audience"].to_numpy()
     return audience

@@ -9,7 +9,7 @@ import pytest
 from tests.analysis.conftest import presence_table
 
 from vieweratlas import lake as keys
-from vieweratlas.duck import local_copies
+from vieweratlas.duck import local_files
 from vieweratlas.presence import BadInputError, build_day, day_inputs
 from vieweratlas.schema import DAILY_PRESENCE
 
@@ -162,7 +162,7 @@ def test_local_inputs_are_read_in_place_and_s3_inputs_downloaded(lake, data_root
     _write_day(lake)
     inputs = list(day_inputs(lake, DAY))
     before = {key: lake.read_bytes(key) for key in inputs}
-    paths = local_copies(lake, inputs, str(tmp_path))
+    paths = local_files(lake, inputs, str(tmp_path))
     if data_root.startswith("file://"):
         assert paths == {key: lake.path(key) for key in inputs}
         assert not (tmp_path / "inputs").exists()  # nothing copied
