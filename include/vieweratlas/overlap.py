@@ -552,6 +552,17 @@ def weights(incidence: Incidence, weighting: str) -> sp.csr_matrix:
     return (upper + upper.T + own).tocsr()
 
 
+def _row_runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of whole rows of about ``ROW_RUN`` entries (``rows`` sorted): (start, stop).
+
+    The dozen passes over a run's arrays then stay in the CPU's cache: about
+    twice as fast as passes over a block of millions of entries.
+    """
+    ends = np.unique(np.searchsorted(rows, rows[ROW_RUN::ROW_RUN]))
+    ends = ends[ends > 0].tolist()  # a run starts where its first row starts
+    return list(zip([0, *ends], [*ends, len(rows)], strict=True))
+
+
 def _row_top(rows: np.ndarray, cols: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     """Indices of each row's k largest ``key`` (>= 0; ties to the lower column), by row, rank.
 
@@ -669,21 +680,11 @@ class _Selection:
             return np.divide(w, score, out=score)
 
     def add_rows(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> None:
-        """Whole rows, sorted (every entry of each row, weight >= min_shared): their exact top k.
-
-        A run of rows of about ``ROW_RUN`` entries at a time: a row's top k needs
-        only its own entries, and the dozen passes over a run stay in the CPU's
-        cache (twice as fast as whole blocks of millions).
-        """
-        ends = np.searchsorted(rows, rows[ROW_RUN::ROW_RUN])
-        for a, b in zip([0, *ends], [*ends, len(rows)], strict=True):
-            if a == b:
-                continue
-            r, c, x = rows[a:b], cols[a:b], w[a:b]
-            score = self._cosine(r, c, x)
-            for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, x)):
-                pick = _row_top(r, c, key, k)
-                parts.append((r[pick], c[pick], x[pick], score[pick]))
+        """Whole rows (every entry of each row, weight >= min_shared): their exact top k."""
+        score = self._cosine(rows, cols, w)
+        for parts, k, key in ((self.bb, self.top_k, score), (self.nb, self.neighbors, w)):
+            pick = _row_top(rows, cols, key, k)
+            parts.append((rows[pick], cols[pick], w[pick], score[pick]))
 
     def add(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
         """Offer pairs (src < dst, weight >= min_shared), in both directions."""
@@ -826,17 +827,20 @@ def select(
         rows = np.repeat(
             np.arange(start, start + block.shape[0], dtype=np.int32), np.diff(block.indptr)
         )
-        cols, w = block.indices.astype(np.int32, copy=False), block.data.astype(np.float64)
-        keep = (cols != rows) & (w >= min_shared) if full else w >= min_shared
-        chosen.pairs_with_overlap += int(np.count_nonzero(cols > rows))
-        rows, cols, w = rows[keep], cols[keep], w[keep]
-        up = cols > rows if full else slice(None)
-        if on_pairs is not None:
-            on_pairs(pa.table([rows[up], cols[up], w[up]], schema=PAIRS))
-        if full:
-            chosen.add_rows(rows, cols, w)
-        else:
-            chosen.add(rows, cols, w)
+        cols = block.indices.astype(np.int32, copy=False)
+        # whole rows: a cache-sized run of rows at a time (a row's top k needs only its row)
+        for a, b in _row_runs(rows) if full else [(0, len(rows))]:
+            r, c, w = rows[a:b], cols[a:b], block.data[a:b].astype(np.float64)
+            keep = (c != r) & (w >= min_shared) if full else w >= min_shared
+            chosen.pairs_with_overlap += int(np.count_nonzero(c > r))
+            r, c, w = r[keep], c[keep], w[keep]
+            up = c > r if full else slice(None)
+            if on_pairs is not None:
+                on_pairs(pa.table([r[up], c[up], w[up]], schema=PAIRS))
+            if full:
+                chosen.add_rows(r, c, w)
+            else:
+                chosen.add(r, c, w)
     return chosen.backbone(), chosen.neighbor_rows()
 
 

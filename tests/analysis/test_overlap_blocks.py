@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,18 @@ def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(weighting, ro
                 (c for c in range(len(w)) if off[a, c] > 0), key=lambda c: (-off[a, c], c)
             )
             assert near.neighbor[near.channel == a].tolist() == ranked[: overlap.NEIGHBORS]
+
+
+def test_row_runs_cover_the_rows_and_never_split_one(monkeypatch):
+    monkeypatch.setattr(overlap, "ROW_RUN", 7)
+    rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(150, dtype=np.int32), rng.integers(1, 6, 150))
+    runs = overlap._row_runs(rows)
+    assert runs[0][0] == 0 and runs[-1][1] == len(rows)
+    assert all(b == c for (_, b), (c, _) in pairwise(runs))
+    assert all(rows[a - 1] != rows[a] for a, _ in runs[1:])  # each run starts a row
+    assert all(b - a < 7 + 5 for a, b in runs)  # about ROW_RUN entries (rows <= 5 long)
+    assert overlap._row_runs(np.zeros(0, np.int32)) == [(0, 0)]
 
 
 @pytest.mark.parametrize("rows_span", [50, 200_000])  # int32 pack, and the 64-bit one
