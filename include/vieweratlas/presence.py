@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -157,6 +156,8 @@ def inspect_input(path: str) -> int:
 
 def _readable(con, path: str) -> bool:
     """Whether DuckDB can read every page of one file (after a query failed on the day)."""
+    import duckdb
+
     try:
         con.execute(PROBE_SQL, {"files": [path]})
     except duckdb.Error:
@@ -198,6 +199,8 @@ def build_day(
         if not lake.exists(keys.daily_presence_manifest(day)):
             write_manifest(lake, day, old)  # a legacy manifest: move it out of the way
         return DayResult(**{**old["result"], "status": "reused"})
+
+    import duckdb  # here, not at import: the analysis steps import this module, not DuckDB
 
     budget = memory_mb or load_settings().analysis_memory_mb
     bad, rows_in = [], 0
