@@ -3,7 +3,7 @@
 For each channel count, writes (once, cached under ``--out``) a synthetic
 7-day window of daily presence with the same users, then runs
 ``pipeline.overlap_step`` in a fresh child process and prints its wall time,
-user and system CPU time and peak RSS (``getrusage``), with the pairs and
+user and system CPU time and peak RSS (``scripts/peak.py``), with the pairs and
 edges it wrote, the load average and the memory budget the step ran with
 (``--memory-mb``, default the ``VIEWERATLAS_ANALYSIS_MEMORY_MB`` setting)::
 
@@ -49,6 +49,8 @@ def lake_for(out: Path, users: int, channels: int, days: int) -> Path:
 
 def run(root: str, days: int, weighting: str) -> dict:
     """The overlap step on the lake at ``root`` (child mode)."""
+    from scripts.peak import peak_rss_mb
+
     from vieweratlas import pipeline
     from vieweratlas.params import AnalysisParams
     from vieweratlas.storage import Lake
@@ -62,7 +64,7 @@ def run(root: str, days: int, weighting: str) -> dict:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "user_s": round(usage.ru_utime, 2),
         "sys_s": round(usage.ru_stime, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "peak_rss_mb": round(peak_rss_mb()),
         "presence_rows": step["presence_rows"],
         "channels": step["channels"],
         "pairs": step["pairs"],

@@ -43,7 +43,9 @@ SAMPLE_PAIRS = 20_000
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from scripts.peak import peak_rss_mb
+
+    return peak_rss_mb()
 
 
 def spec_for(users: int, channels: int = 5000, days: int = 7):
