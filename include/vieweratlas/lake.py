@@ -128,7 +128,7 @@ RAW_LIVE = Dataset("raw_live", "raw/live", "retention_raw_live_days")
 RAW_VOD = Dataset("raw_vod", "raw/vod", "retention_raw_vod_days")
 VOD_PRESENCE = Dataset("vod_presence", "curated/vod_presence", "retention_curated_days")
 DAILY_PRESENCE = Dataset("daily_presence", "curated/daily_presence", "retention_curated_days")
-#: The two work files that grow with the window's rows (pairs, members: ~150 MB a
+#: The two work files that grow with the window's rows (pairs, members: ~85 MB a
 #: production day); needed only to re-run a day's analysis from its backbone step.
 ANALYSIS_BULK = Dataset(
     "analysis_bulk",
