@@ -48,6 +48,9 @@ BLOCK_SHARE = 6  # a block is being chosen from while the next one is counted
 CHUNK = 1 << 22
 #: Neighbours listed per channel in ``channel_neighbors``.
 NEIGHBORS = 20
+#: Measured on 5,000-channel windows (docs/scaling.md): at 3 upper-triangle incidences per
+#: channel pair whole rows took 0.91x the time and 0.72x the memory; at 9.6, 1.2x the time.
+WHOLE_ROWS_INCIDENCES_PER_PAIR = 4
 #: Entries of whole rows chosen from at a time (a few MB of arrays: cache-sized).
 ROW_RUN = 1 << 17
 
@@ -776,18 +779,25 @@ def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
 PairsSink = Callable[[pa.Table], None]
 
 
-def whole_rows(incidence: Incidence, cells: int, kept_per_row: int) -> bool:
+def whole_rows(incidence: Incidence, cells: int) -> bool:
     """Count whole rows of ``W`` (True) or only its upper triangle, whichever costs less.
 
-    The upper triangle needs half the (user, channel pair) incidences, but each
-    row's top k is then picked from pairs seen in both directions, block after
-    block: about blocks × channels × ``kept_per_row`` candidates, each costing
-    several incidences' work. Few channels per block favour the upper triangle.
+    Whole rows count every (user, channel pair) incidence twice, but each row's
+    top k is then picked once, from its own entries, a cache-sized run of rows
+    at a time. The upper triangle counts each incidence once, but its pairs are
+    offered in both directions block after block, floored and merged: more work
+    per pair. So the upper triangle pays off when one block holds it all (no
+    merges), or when incidences far outnumber pairs (a window of few channels
+    and many shared users: ``WHOLE_ROWS_INCIDENCES_PER_PAIR``). Pairs are not
+    known before counting; at most the incidences, or every pair of channels.
     """
     degree = np.diff(incidence.days.indptr).astype(np.int64)
     upper = int((degree * (degree - 1) // 2).sum())
-    blocks = -(-upper // cells)
-    return 4 * blocks * incidence.days.shape[0] * kept_per_row > upper
+    if upper <= cells:
+        return False
+    n = incidence.days.shape[0]
+    pairs = min(upper, n * (n - 1) // 2)
+    return upper <= WHOLE_ROWS_INCIDENCES_PER_PAIR * pairs
 
 
 def _ahead(items: Iterable[T]) -> Iterator[T]:
@@ -822,7 +832,7 @@ def select(
     """
     own = incidence.self_weight(weighting)
     chosen = _Selection(top_k, neighbors, own)
-    full = whole_rows(incidence, cells or BLOCK_CELLS, top_k + neighbors)
+    full = whole_rows(incidence, cells or BLOCK_CELLS)
     for start, block in _ahead(weight_blocks(incidence, weighting, cells, full)):
         rows = np.repeat(
             np.arange(start, start + block.shape[0], dtype=np.int32), np.diff(block.indptr)

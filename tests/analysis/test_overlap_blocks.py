@@ -68,9 +68,18 @@ def test_blocks_are_exact_and_within_the_limit(weighting, cells):
 
 @pytest.mark.parametrize("weighting", ["unique", "repeat"])
 @pytest.mark.parametrize("row_run", [overlap.ROW_RUN, 5])  # whole rows chosen a few at a time
-def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(weighting, row_run, monkeypatch):
+@pytest.mark.parametrize(
+    ("rows", "paths"),
+    [
+        (300, [True, True, False]),  # sparse: whole rows unless one block holds the triangle
+        (1500, [False, False, False]),  # dense (35 incidences a pair): the upper triangle
+    ],
+)
+def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(
+    weighting, row_run, rows, paths, monkeypatch
+):
     monkeypatch.setattr(overlap, "ROW_RUN", row_run)
-    inc = random_window(3)
+    inc = random_window(3, rows=rows)
     w = brute(inc, weighting).astype(float)
     own = np.diag(w).copy()
     off = w - np.diag(own)
@@ -80,12 +89,7 @@ def test_backbone_and_neighbors_match_brute_force_with_tiny_blocks(weighting, ro
     for a in range(len(w)):
         order = sorted((c for c in range(len(w)) if off[a, c] > 0), key=lambda c: (-score[a, c], c))
         expected |= {(min(a, c), max(a, c)) for c in order[:k]}
-    # whole rows for small blocks; the upper triangle (picks merged across blocks) for one
-    assert [overlap.whole_rows(inc, c, k + overlap.NEIGHBORS) for c in (1, 50, 10**6)] == [
-        True,
-        True,
-        False,
-    ]
+    assert [overlap.whole_rows(inc, c) for c in (1, 50, 10**6)] == paths
     for cells in (1, 50, 10**6):
         kept, near = overlap.select(inc, weighting, top_k=k, cells=cells)
         assert set(zip(kept.src.tolist(), kept.dst.tolist(), strict=True)) == expected
