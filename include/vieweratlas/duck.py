@@ -61,10 +61,12 @@ def local_files(lake: Lake, keys: list[str], work: str) -> dict[str, str]:
     The paths are only read (footer checks, DuckDB), never written or deleted; the
     downloads run concurrently on S3.
     """
-    paths = {key: lake.local_path(key) for key in keys}
-    fetch = [key for key, path in paths.items() if path is None]
-    for n, key in enumerate(fetch):
-        paths[key] = str(Path(work) / "inputs" / f"{n:06d}.parquet")
+    found = {key: lake.local_path(key) for key in keys}
+    fetch = [key for key, path in found.items() if path is None]
+    downloads = {
+        key: str(Path(work) / "inputs" / f"{n:06d}.parquet") for n, key in enumerate(fetch)
+    }
+    paths = {key: found[key] or downloads[key] for key in keys}
     if fetch:
         (Path(work) / "inputs").mkdir(exist_ok=True)
         lake.fs.get([lake.path(key) for key in fetch], [paths[key] for key in fetch])
