@@ -36,6 +36,8 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from vieweratlas.memory import release_memory
+
 T = TypeVar("T")
 
 #: (user, channel pair) incidences of one row block of ``W``, at most (see ``block_cells``).
@@ -851,6 +853,7 @@ def select(
                 chosen.add_rows(r, c, w)
             else:
                 chosen.add(r, c, w)
+    release_memory()  # the blocks' arrays: the final picks below are the step's peak
     return chosen.backbone(), chosen.neighbor_rows()
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
 
 from vieweratlas import lake as keys
+from vieweratlas.memory import release_memory
 from vieweratlas.params import AnalysisParams, ParamsError, analysis_day, window
 from vieweratlas.presence import BadInputError, build_day, read_manifest
 from vieweratlas.storage import Lake
@@ -61,19 +62,6 @@ def presence_step(lake: Lake, day: str, logical_day: str, params: AnalysisParams
     force = params.rebuild_presence or day == logical_day
     result = build_day(lake, day, params.max_bad_input_share, force=force).as_dict()
     return {**result, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def release_memory() -> None:
-    """Hand freed memory back to the system (Arrow's pool, then glibc's heap, if glibc).
-
-    Between the overlap step's phases: what one phase freed in small blocks
-    would otherwise stay in the process's peak under the next phase's arrays.
-    """
-    import ctypes
-
-    pa.default_memory_pool().release_unused()
-    with suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def read_window(lake: Lake, days: list[str]) -> tuple:
