@@ -50,8 +50,8 @@ BLOCK_SHARE = 6  # a block is being chosen from while the next one is counted
 CHUNK = 1 << 22
 #: Neighbours listed per channel in ``channel_neighbors``.
 NEIGHBORS = 20
-#: Measured on 5,000-channel windows (docs/scaling.md): at 3 upper-triangle incidences per
-#: channel pair whole rows took 0.91x the time and 0.72x the memory; at 9.6, 1.2x the time.
+#: Measured on 5,000-channel windows (docs/scaling.md): at 1.8 upper-triangle incidences per
+#: possible pair whole rows took 0.91x the time and 0.72x the memory; at 9.1, 1.2x the time.
 WHOLE_ROWS_INCIDENCES_PER_PAIR = 4
 #: Entries of whole rows chosen from at a time (a few MB of arrays: cache-sized).
 ROW_RUN = 1 << 17

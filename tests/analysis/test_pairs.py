@@ -129,6 +129,12 @@ def test_backbone_from_pairs_file_equals_inline(weighting, tmp_path, monkeypatch
     pairs = lake.parquet_file(keys.analysis_file("2026-03-03", "pairs.parquet"))
     assert pairs.metadata.num_row_groups > 1
     assert pairs.metadata.num_rows == step["pairs"] > 0
+    first = pairs.metadata.row_group(0)  # src, dst delta-encoded (half the size of ids)
+    assert [("DELTA_BINARY_PACKED" in first.column(i).encodings) for i in range(3)] == [
+        True,
+        True,
+        False,
+    ]
     again = pipeline.backbone_from_pairs(lake, "2026-03-03", params)
     assert again["edges"] == step["edges"]
     assert lake.read_parquet(keys.analysis_file("2026-03-03", "edges.parquet")).equals(edges)
